@@ -1,0 +1,21 @@
+"""Line-oriented list files: `#` comments, blank lines, trailing spaces."""
+
+from collections.abc import Iterator
+
+
+def content_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, content) for lines that hold something besides a comment."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        content = strip_comment(raw).strip()
+        if content:
+            yield number, content
+
+
+def strip_comment(line: str) -> str:
+    # A `#` starts a comment only at the line start or after whitespace: URLs keep `#md5`/`#egg=`.
+    if line.lstrip().startswith("#"):
+        return ""
+    for i, char in enumerate(line):
+        if char == "#" and i > 0 and line[i - 1].isspace():
+            return line[:i]
+    return line

@@ -1,0 +1,25 @@
+"""What a class really asks for: the common lists merged with the class's own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from jh_pipeline.catalog.conda import CondaSpec, merge_conda_specs
+from jh_pipeline.catalog.findings import Finding
+from jh_pipeline.catalog.model import ClassSpec, CommonLists
+from jh_pipeline.catalog.pip import PipRequirement, merge_pip_requirements
+
+
+def _conflicts_only(findings: list[Finding], rule: str) -> list[Finding]:
+    # Repeating a common package in a class is harmless; only conflicts matter here.
+    return [replace(f, rule=rule) for f in findings if f.is_error]
+
+
+def class_conda_specs(common: CommonLists, spec: ClassSpec) -> tuple[list[CondaSpec], list[Finding]]:
+    merged, findings = merge_conda_specs([*common.conda, *spec.conda])
+    return merged, _conflicts_only(findings, "common-conflict")
+
+
+def class_pip_requirements(common: CommonLists, spec: ClassSpec) -> tuple[list[PipRequirement], list[Finding]]:
+    merged, findings = merge_pip_requirements([*common.pip, *spec.pip])
+    return merged, _conflicts_only(findings, "common-conflict")

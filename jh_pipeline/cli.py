@@ -1,0 +1,94 @@
+"""`jh-pipeline`: the project's own command line (validate, scaffold, workflows)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jh_pipeline.catalog import Target, load_catalog
+
+
+def _repo_root(requirements: Path) -> Path:
+    return requirements.resolve().parent
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    catalog = load_catalog(args.requirements)
+    findings = catalog.all_findings()
+    for finding in findings:
+        print(finding.format())
+    errors = sum(f.is_error for f in findings)
+    print(
+        f"{len(catalog.classes)} classes checked: {errors} error(s), {len(findings) - errors} warning(s)",
+        file=sys.stderr,
+    )
+    return 1 if errors else 0
+
+
+def cmd_new_class(args: argparse.Namespace) -> int:
+    from jh_pipeline.scaffold.new_class import ClassExistsError, create_class
+
+    try:
+        created = create_class(
+            _repo_root(args.requirements), args.c, Target(args.t), mysql=args.m, python_version=args.python
+        )
+    except (ClassExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in created:
+        print(f"created {path}")
+    return 0
+
+
+def cmd_workflows(args: argparse.Namespace) -> int:
+    from jh_pipeline.scaffold.workflows import generate
+
+    changed = generate(_repo_root(args.requirements), check=args.check)
+    for path in changed:
+        print(f"{'differs' if args.check else 'wrote'}: {path}")
+    if args.check and changed:
+        print("workflows are out of date: run `jh-pipeline workflows`", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # --requirements is accepted before or after the subcommand.
+    tree = argparse.ArgumentParser(add_help=False)
+    tree.add_argument(
+        "--requirements", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+        help="the requirements/ tree (default: ./requirements)",
+    )
+    parser = argparse.ArgumentParser(prog="jh-pipeline", description=__doc__, parents=[tree])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[tree])
+
+    validate = command("validate", "check every class; one `PATH:LINE: severity: message` per finding")
+    validate.set_defaults(func=cmd_validate)
+
+    new = command("new-class", "create requirements/classes/NAME and its CI workflow")
+    new.add_argument("-c", metavar="NAME", required=True, help="class name, e.g. data1010")
+    new.add_argument("-t", metavar="TARGET", required=True, choices=[t.value for t in Target])
+    new.add_argument("-m", action="store_true", help="the class needs MySQL")
+    new.add_argument("--python", default="3.11", metavar="X.Y", help="Python version (default 3.11)")
+    new.set_defaults(func=cmd_new_class)
+
+    workflows = command("workflows", "(re)generate .github/workflows/<class>.yml for every class")
+    workflows.add_argument("--check", action="store_true", help="exit 1 when a committed workflow is out of date")
+    workflows.set_defaults(func=cmd_workflows)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Not a parser default: actions are shared with the subparsers, whose default would win.
+    args.requirements = getattr(args, "requirements", Path("requirements"))
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
