@@ -1,0 +1,84 @@
+"""README.md for a published env folder: how students recreate the course environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import jinja2
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+TEMPLATE_NAME = "README.md.j2"
+
+CONDA_FILES = frozenset({"conda-linux-64.lock", "environment.yml", "environment.nb.yml"})
+JULIA_FILES = frozenset({"Project.toml", "Manifest.toml"})
+
+TARGET_DESCRIPTIONS: Mapping[str, str] = {
+    "base": "Python only",
+    "r_lang": "Python and R",
+    "r_julia": "Python, R and Julia",
+}
+
+PLATFORM_NAMES: Mapping[str, str] = {
+    "linux-64": "Linux x86-64",
+    "linux-aarch64": "Linux ARM",
+    "osx-64": "macOS Intel",
+    "osx-arm64": "macOS Apple silicon",
+    "win-64": "Windows",
+}
+
+
+def _environment() -> jinja2.Environment:
+    # A file loader, not PackageLoader: jh_pipeline.envs may be a namespace package.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # Markdown, not HTML
+    )
+
+
+def render_student_readme(
+    *,
+    class_name: str,
+    semester: str,
+    python_version: str,
+    target: str,
+    files: Iterable[str],
+    solvable: Mapping[str, bool],
+    env_name: str | None = None,
+    julia_version: str | None = None,
+    pip_lock_hashed: bool = False,
+) -> str:
+    """Render the README for a folder holding `files` (names only; unknown names are ignored).
+
+    `solvable` maps conda platforms (e.g. "osx-arm64") to whether the environment solves there.
+    `pip_lock_hashed` adds the hint for pip hash mismatches on other platforms.
+    """
+    if target not in TARGET_DESCRIPTIONS:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGET_DESCRIPTIONS)}")
+    present = frozenset(files)
+    text = (
+        _environment()
+        .get_template(TEMPLATE_NAME)
+        .render(
+            class_name=class_name,
+            semester=semester,
+            python_version=python_version,
+            target_description=TARGET_DESCRIPTIONS[target],
+            files=present,
+            conda_files=bool(present & CONDA_FILES),
+            julia_files=bool(present & JULIA_FILES),
+            solvable=dict(solvable),
+            platform_names=PLATFORM_NAMES,
+            env_name=env_name or class_name,
+            julia_version=julia_version,
+            pip_lock_has_hashes=pip_lock_hashed,
+        )
+    )
+    # Template blocks leave runs of blank lines; Markdown needs at most one.
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
