@@ -1,0 +1,1 @@
+"""Scaffolding: new class folders (`new_class`) and the per-class CI workflows (`workflows`)."""

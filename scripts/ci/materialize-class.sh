@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Materialize the assets of one class, then export its environment files for upload.
+#
+#   scripts/ci/materialize-class.sh CLASS
+#
+# Guarded: `dagster asset materialize --select S` materializes EVERY asset when S matches
+# nothing, so the selection is listed first and the run only goes ahead when it matches at
+# least one asset and only assets under the CLASS/ key prefix. The run then names exactly
+# those keys.
+#
+# Environment:
+#   JH_DAGSTER_MODULE  definitions module (default jh_pipeline.definitions)
+#   JH_FORCE_RESOLVE   true to re-solve the environment even when its inputs are unchanged;
+#                      normalised to true/false and read by the pipeline itself (the 1.13
+#                      `asset materialize` command has no --tags)
+#   JH_EXPORT_DIR      where the env files go (default .jh_artifacts/export/CLASS)
+#   JH_EXPORT          false to skip the export (e.g. local runs)
+#   other JH_* settings (store backend, bucket, registry) are read by the pipeline.
+set -euo pipefail
+
+die() {
+    echo "materialize-class: $*" >&2
+    exit 1
+}
+
+[ "$#" -eq 1 ] || die "usage: $0 CLASS"
+class="$1"
+[ -n "$class" ] || die "empty class name"
+# Class keys are [a-z0-9_]+ (jh_pipeline.catalog.names); anything else could widen the selection.
+[[ "$class" =~ ^[a-z0-9_]+$ ]] || die "'$class' is not a class key ([a-z0-9_]+)"
+
+module="${JH_DAGSTER_MODULE:-jh_pipeline.definitions}"
+selection="key:\"$class/*\""
+
+case "${JH_FORCE_RESOLVE:-}" in
+    true | True | TRUE | 1 | yes) JH_FORCE_RESOLVE=true ;;
+    *) JH_FORCE_RESOLVE=false ;;
+esac
+export JH_FORCE_RESOLVE
+
+# Dagster's warnings go to stderr; stdout is one asset key per line (parts joined by '/').
+listed="$(dagster asset list -m "$module" --select "$selection")" \
+    || die "could not list assets of '$class' from module $module"
+
+keys=()
+while IFS= read -r key; do
+    [ -n "$key" ] || continue
+    case "$key" in
+        "$class"/*) keys+=("$key") ;;
+        *) die "selection $selection matched '$key', which is outside class '$class'; refusing to materialize" ;;
+    esac
+done <<<"$listed"
+
+[ "${#keys[@]}" -gt 0 ] \
+    || die "no asset matches class '$class' (selection $selection in $module); refusing to materialize (an empty selection would build every class)"
+
+joined="$(IFS=,; echo "${keys[*]}")"
+echo "materialize-class: materializing ${#keys[@]} asset(s) of '$class': $joined (force_resolve=$JH_FORCE_RESOLVE)" >&2
+dagster asset materialize -m "$module" --select "$joined"
+
+if [ "${JH_EXPORT:-true}" != "false" ]; then
+    export_dir="${JH_EXPORT_DIR:-.jh_artifacts/export/$class}"
+    jh-pipeline export-env "$class" "$export_dir"
+fi
