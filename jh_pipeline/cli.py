@@ -45,7 +45,11 @@ def cmd_new_class(args: argparse.Namespace) -> int:
 def cmd_workflows(args: argparse.Namespace) -> int:
     from jh_pipeline.scaffold.workflows import generate
 
-    changed = generate(_repo_root(args.requirements), check=args.check)
+    try:
+        changed = generate(_repo_root(args.requirements), check=args.check)
+    except ValueError as exc:  # conflicts with hand-written files, no classes, bad settings
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     for path in changed:
         print(f"{'differs' if args.check else 'wrote'}: {path}")
     if args.check and changed:

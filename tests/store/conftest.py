@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from jh_pipeline.store import ArtifactStore, GCSStore, LocalStore, make_gcs_client
-from tests.support.gcs import gcs_emulator  # noqa: F401  (fixture, also registered as a plugin)
 
 BUCKET = "jh-test"
 
 
 @pytest.fixture
-def emulator_env(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+def emulator_env(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point google-cloud-storage at the emulator and make sure the test bucket exists."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     client = make_gcs_client()

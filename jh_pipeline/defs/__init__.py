@@ -1,0 +1,1 @@
+"""Dagster wiring: per-class assets, resources from environment variables, automation."""

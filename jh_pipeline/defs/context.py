@@ -1,0 +1,98 @@
+"""What the definitions are built from: the catalog and the content hashes, read once at load time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jh_pipeline.catalog import Catalog, ClassSpec, load_catalog
+from jh_pipeline.defs.resources import map_channels, parse_channel_map
+from jh_pipeline.hashing import env_key, folder_hash, recipe_hash
+from jh_pipeline.semester import semester_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def repo_root() -> Path:
+    return Path(os.environ.get("JH_REPO_ROOT") or REPO_ROOT)
+
+
+# step(context, pipeline context, class, force) -> what the asset returns (or yields, for the image).
+Step = Callable[[Any, "PipelineContext", ClassSpec, bool], Any]
+
+
+def _conda_env(*args: Any) -> Any:
+    from jh_pipeline.defs.env_steps import materialize_conda_env
+
+    return materialize_conda_env(*args)
+
+
+def _julia_env(*args: Any) -> Any:
+    from jh_pipeline.defs.env_steps import materialize_julia_env
+
+    return materialize_julia_env(*args)
+
+
+def _image(*args: Any) -> Iterator[Any]:
+    from jh_pipeline.defs.image_steps import materialize_image
+
+    return materialize_image(*args)
+
+
+def _release(*args: Any) -> Any:
+    from jh_pipeline.defs.image_steps import materialize_release
+
+    return materialize_release(*args)
+
+
+@dataclass(frozen=True)
+class ClassSteps:
+    """The bodies of the per-class assets: plain functions, imported only when a run needs them."""
+
+    conda_env: Step = _conda_env
+    julia_env: Step = _julia_env
+    image: Step = _image
+    release: Step = _release
+
+
+@dataclass
+class PipelineContext:
+    """The repository as the code location sees it."""
+
+    root: Path
+    channel_map: dict[str, str] = field(default_factory=dict)
+    steps: ClassSteps = field(default_factory=ClassSteps)
+
+    @classmethod
+    def from_env(cls) -> PipelineContext:
+        return cls(repo_root(), parse_channel_map(os.environ.get("JH_CHANNEL_MAP", "")))
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog(self.root / "requirements")
+
+    @cached_property
+    def recipe(self) -> str:
+        return recipe_hash(self.root)
+
+    def channels(self, spec: ClassSpec) -> tuple[str, ...]:
+        return map_channels(spec.channels, self.channel_map)
+
+    def env_key(self, spec: ClassSpec) -> str:
+        return env_key(self.catalog.common, spec, self.channels(spec))
+
+    def semester(self, spec: ClassSpec, today: date | None = None) -> str:
+        if spec.config and spec.config.semester:
+            return spec.config.semester
+        return semester_for(today or date.today())
+
+    def class_hash(self, spec: ClassSpec) -> str:
+        return folder_hash(spec.folder)
+
+    def common_hash(self) -> str:
+        return folder_hash(self.catalog.common.folder)

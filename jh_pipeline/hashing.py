@@ -1,0 +1,78 @@
+"""Content addresses: what decides whether an env or an image must be made again.
+
+Pure functions of file contents and parsed inputs; the same values serve as Dagster
+data/code versions, as the env set id in the store and as the image's content tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from jh_pipeline.catalog import ClassSpec, CommonLists, class_conda_specs, class_pip_requirements
+
+# Bump when the env files' format or the resolution logic changes: every class re-solves.
+ENV_FORMAT = "1"
+# What the image build context holds besides the class's lock files (see images/context.py).
+IMAGE_RECIPE_PATHS = ("Dockerfile", "scripts/image", "docker/foundation")
+
+
+def digest(*parts: str | bytes, length: int = 16) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big"))  # length-prefixed: ("ab","c") != ("a","bc")
+        h.update(data)
+    return h.hexdigest()[:length]
+
+
+def files_hash(paths: Iterable[Path], root: Path) -> str:
+    """Hash of the files under `paths` (files or folders), by path relative to `root` and content."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        elif path.is_file():
+            files.append(path)
+    parts: list[str | bytes] = []
+    for file in sorted(set(files)):
+        parts += [file.relative_to(root).as_posix(), file.read_bytes()]
+    return digest(*parts)
+
+
+def folder_hash(folder: Path) -> str:
+    return files_hash([folder], folder)
+
+
+def env_inputs(common: CommonLists, spec: ClassSpec, channels: Iterable[str]) -> dict[str, object]:
+    """The normalised inputs of a class's environment: comment or spacing edits do not change them."""
+    conda, _ = class_conda_specs(common, spec)
+    pip, _ = class_pip_requirements(common, spec)
+    return {
+        "format": ENV_FORMAT,
+        "python": spec.config.python_version if spec.config else None,
+        "channels": list(channels),  # after mirror mapping: another source may give other builds
+        "conda": sorted(s.spec for s in conda),
+        "pip": sorted(r.line for r in pip),
+        "julia": sorted(p.name for p in spec.julia) if spec.config and spec.config.target.uses_julia else [],
+    }
+
+
+def env_key(common: CommonLists, spec: ClassSpec, channels: Iterable[str]) -> str:
+    return digest(json.dumps(env_inputs(common, spec, channels), sort_keys=True))
+
+
+def recipe_hash(repo_root: Path) -> str:
+    """Dockerfile + the scripts and files copied into every build."""
+    return files_hash([repo_root / p for p in IMAGE_RECIPE_PATHS], repo_root)
+
+
+def image_tag(recipe: str, env_files: Mapping[str, bytes], build_args: Mapping[str, str]) -> str:
+    """The content tag: recipe + the class's locked env files + build args."""
+    parts: list[str | bytes] = [recipe]
+    for name in sorted(env_files):
+        parts += [name, env_files[name]]
+    parts.append(json.dumps(dict(build_args), sort_keys=True))
+    return "c-" + digest(*parts)

@@ -1,0 +1,6 @@
+"""Shared fixtures: the real local stand-ins of the hermetic test profile (see README)."""
+
+pytest_plugins = [
+    "tests.support.gcs",
+    "tests.support.channel",
+]
