@@ -15,7 +15,6 @@ import pytest
 from jh_pipeline.defs.context import PipelineContext
 from jh_pipeline.definitions import build_definitions
 from jh_pipeline.store import LocalStore
-from jh_pipeline.store.base import past_prefix
 from tests.catalog.conftest import write_tree
 
 SEMESTER = "fall-2026"
@@ -128,4 +127,4 @@ def test_cli_materialize_is_a_no_op_when_nothing_changed(repo: Path, local_chann
     assert second.returncode == 0, second.stderr[-3000:]
     assert "already exist at" in second.stderr and "nothing to do" in second.stderr, second.stderr[-4000:]
     assert "solving" not in second.stderr
-    assert LocalStore(tmp_path / "cli-store").list(past_prefix(SEMESTER, "demo", "")[:-1])
+    assert LocalStore(tmp_path / "cli-store").list(f"{SEMESTER}/demo/past")
