@@ -40,6 +40,7 @@ from packaging.version import Version
 # All are pure-Python wheels; two `six` versions let tests exercise version pins.
 DEFAULT_WHEELS: tuple[str, ...] = (
     "pip==24.0",
+    "ipykernel==6.29.5",  # with its compiled deps (pyzmq, tornado, ...): class images register a kernel
     "six==1.16.0",
     "six==1.17.0",
     "packaging==24.1",
@@ -343,37 +344,70 @@ def wheel_files(wheel: zipfile.ZipFile) -> list[_FileEntry]:
     return files
 
 
-def conda_file_name(meta: WheelMetadata) -> str:
-    return f"{meta.name}-{meta.version}-{_NOARCH_BUILD}.tar.bz2"
+def conda_file_name(meta: WheelMetadata, build: str = _NOARCH_BUILD) -> str:
+    return f"{meta.name}-{meta.version}-{build}.tar.bz2"
+
+
+def _is_pure(wheel_path: Path) -> bool:
+    _, _, _, tags = parse_wheel_filename(wheel_path.name)
+    return any(t.abi == "none" and t.platform == "any" for t in tags)
+
+
+def _platform_layout(files: list[_FileEntry], major_minor: str) -> list[_FileEntry]:
+    """A compiled wheel becomes a linux-64 package: files at their real paths in the env."""
+    moved = []
+    for entry in files:
+        path = entry.path
+        if path.startswith("site-packages/"):
+            path = f"lib/python{major_minor}/" + path
+        elif path.startswith("python-scripts/"):
+            path = "bin/" + path.removeprefix("python-scripts/")
+        moved.append(_FileEntry(path, entry.data, executable=entry.executable))
+    return moved
 
 
 def wheel_to_conda(wheel_path: Path, out_dir: Path, python_version: str) -> Path:
-    """Convert a pure-Python wheel into a `noarch: python` conda package in `out_dir`."""
-    _, _, _, tags = parse_wheel_filename(wheel_path.name)
-    if not any(t.abi == "none" and t.platform == "any" for t in tags):
-        raise ValueError(f"{wheel_path.name}: not a pure-Python wheel")
+    """Convert a wheel into a conda package in `out_dir`.
+
+    Pure-Python wheels become `noarch: python` packages; compiled CPython wheels for this
+    interpreter (e.g. pyzmq, tornado) become linux-64 packages pinned to its minor version.
+    """
+    pure = _is_pure(wheel_path)
+    major_minor = ".".join(python_version.split(".")[:2])
+    if not pure:
+        _, _, _, tags = parse_wheel_filename(wheel_path.name)
+        wanted = f"cp{major_minor.replace('.', '')}"
+        if not any((t.interpreter == wanted or t.abi == "abi3") and "x86_64" in t.platform for t in tags):
+            raise ValueError(f"{wheel_path.name}: neither pure Python nor a {wanted} x86_64 wheel")
+        out_dir = out_dir.parent / "linux-64"
+    build = _NOARCH_BUILD if pure else f"py{major_minor.replace('.', '')}hjh_0"
     with zipfile.ZipFile(wheel_path) as wheel:
         meta = read_wheel_metadata(wheel)
-        destination = out_dir / conda_file_name(meta)
+        destination = out_dir / conda_file_name(meta, build)
         if destination.exists():
             return destination
         out_dir.mkdir(parents=True, exist_ok=True)
         files = wheel_files(wheel)
-        entry_points = _entry_points(wheel, _dist_info_dir(wheel), python_version)
+        entry_points = _entry_points(wheel, _dist_info_dir(wheel), python_version) if pure else []
+    depends = conda_depends(meta, python_version)
+    if not pure:
+        files = _platform_layout(files, major_minor)
+        depends = [d for d in depends if d.split()[0] != "python"] + [f"python {major_minor}.*"]
     index = {
         "name": meta.name,
         "version": meta.version,
-        "build": _NOARCH_BUILD,
+        "build": build,
         "build_number": 0,
-        "depends": conda_depends(meta, python_version),
-        "noarch": "python",
-        "subdir": "noarch",
+        "depends": depends,
+        "subdir": "noarch" if pure else "linux-64",
         "license": meta.license[:200],
         "timestamp": _TIMESTAMP_MS,
     }
-    link = {"noarch": {"type": "python", "entry_points": entry_points}, "package_metadata_version": 1}
-    about = {"summary": meta.summary, "license": meta.license[:200], "source": wheel_path.name}
-    _write_tar_bz2(destination, files, _info_files(index, files, {"link.json": link, "about.json": about}))
+    extra: dict[str, object] = {"about.json": {"summary": meta.summary, "license": meta.license[:200], "source": wheel_path.name}}
+    if pure:
+        index["noarch"] = "python"
+        extra["link.json"] = {"noarch": {"type": "python", "entry_points": entry_points}, "package_metadata_version": 1}
+    _write_tar_bz2(destination, files, _info_files(index, files, extra))
     return destination
 
 

@@ -103,11 +103,19 @@ def test_cached_wheel_needs_no_download(local_channel: LocalChannel, tmp_path: P
     assert ch.download_wheel("six>=1.10", tmp_path) == tmp_path / wheel.name
 
 
-def test_non_pure_wheel_is_rejected(tmp_path: Path) -> None:
-    fake = tmp_path / "pyyaml-6.0.1-cp311-cp311-manylinux_2_17_x86_64.whl"
+def test_wheel_for_another_interpreter_is_rejected(tmp_path: Path) -> None:
+    fake = tmp_path / "pyyaml-6.0.1-cp310-cp310-manylinux_2_17_x86_64.whl"
     fake.write_bytes(b"")
-    with pytest.raises(ValueError, match="not a pure-Python wheel"):
+    with pytest.raises(ValueError, match="neither pure Python nor a cp311 x86_64 wheel"):
         ch.wheel_to_conda(fake, tmp_path / "out", "3.11.2")
+
+
+def test_compiled_wheels_become_linux_64_packages(local_channel) -> None:  # type: ignore[no-untyped-def]
+    # ipykernel's compiled dependencies: real site-packages paths, pinned to the interpreter's minor.
+    linux = sorted(p.name for p in (local_channel.path / "linux-64").glob("*.tar.bz2"))
+    assert any(name.startswith("pyzmq-") and name.endswith("-py311hjh_0.tar.bz2") for name in linux)
+    assert any(name.startswith("tornado-") for name in linux)
+    assert "ipykernel" in local_channel.packages
 
 
 @pytest.mark.parametrize(
