@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.gcs",
     "tests.support.channel",
+    "tests.support.docker",
 ]

@@ -1,0 +1,165 @@
+"""Blocking smoke checks of a built class image, run in containers (host networking).
+
+In-container checks live in scripts/smoke/smoke_checks.py; the plan handed to it says which to run,
+so later targets (R, Julia, MySQL) add entries without touching these.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import tarfile
+import time
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from docker.models.containers import Container
+
+SMOKE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "smoke" / "smoke_checks.py"
+NB_UID = 1000
+CACHE_LIMIT_BYTES = 1024 * 1024
+CACHE_PATHS = ("/root/.cache", "/home/jovyan/.cache", "/opt/conda/pkgs", "/var/lib/apt/lists", "/tmp")
+# Distribution names whose import name cannot be read from their metadata.
+IMPORT_OVERRIDES: dict[str, list[str]] = {
+    "beautifulsoup4": ["bs4"],
+    "pytables": ["tables"],
+    "scikit-learn": ["sklearn"],
+    "scikit-image": ["skimage"],
+    "pyyaml": ["yaml"],
+    "ipython": ["IPython"],
+    "msgpack-python": ["msgpack"],
+    "protobuf": ["google.protobuf"],
+    "pillow": ["PIL"],
+    "opencv": ["cv2"],
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    message: str
+
+
+@dataclass
+class SmokePlan:
+    class_key: str
+    packages: list[str]  # requested conda + pip names
+    size_budget: int | None = None
+    kernels: list[str] = field(default_factory=list)
+    notebooks: list[tuple[str, str, str]] = field(default_factory=list)  # (kernel, code, expected output)
+    in_container: list[str] = field(default_factory=lambda: ["uid", "imports", "kernelspec", "notebook", "singleuser"])
+
+    @classmethod
+    def for_python_class(cls, class_key: str, packages: Iterable[str], size_budget: int | None) -> SmokePlan:
+        return cls(
+            class_key, sorted(set(packages)), size_budget, kernels=[class_key],
+            notebooks=[(class_key, "import sys; print('smoke', sys.prefix)", f"smoke /opt/envs/{class_key}")],
+        )
+
+
+def _tar(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _remove(container: Container) -> None:
+    try:
+        container.remove(force=True)  # SIGKILL + remove: a server may ignore SIGTERM
+    except docker.errors.APIError:
+        pass
+
+
+def in_container_checks(client: docker.DockerClient, ref: str, plan: SmokePlan) -> list[CheckResult]:
+    payload = {
+        "checks": plan.in_container, "uid": NB_UID, "env_python": f"/opt/envs/{plan.class_key}/bin/python",
+        "packages": plan.packages, "overrides": IMPORT_OVERRIDES, "kernels": plan.kernels,
+        "notebooks": plan.notebooks,
+    }
+    container = client.containers.create(
+        ref, ["python3", "/tmp/jh-smoke/smoke_checks.py", json.dumps(payload)], network_mode="host",
+    )
+    try:
+        container.put_archive("/tmp", _tar("jh-smoke/smoke_checks.py", SMOKE_SCRIPT.read_bytes()))
+        container.start()
+        status = container.wait(timeout=900)
+        output = container.logs(stdout=True, stderr=False).decode().strip().splitlines()
+        if status.get("StatusCode") != 0 or not output:
+            error = container.logs(stdout=False, stderr=True).decode()[-2000:]
+            return [CheckResult("in_container", False, f"smoke script failed: {error}")]
+        return [CheckResult(r["name"], r["passed"], r["message"]) for r in json.loads(output[-1])]
+    finally:
+        _remove(container)
+
+
+def cache_check(client: docker.DockerClient, ref: str) -> CheckResult:
+    # As root, so caches under /root are measured too.
+    out = client.containers.run(
+        ref, ["du", "-sk", *CACHE_PATHS], user="0", network_mode="host", remove=True, stderr=False,
+    ).decode()
+    too_big = []
+    for line in out.splitlines():
+        size_kb, path = line.split("\t", 1)
+        if int(size_kb) * 1024 > CACHE_LIMIT_BYTES:
+            too_big.append(f"{path} ({int(size_kb) // 1024} MB)")
+    return CheckResult("no_leftover_cache", not too_big, ", ".join(too_big) or "no cache over 1 MB")
+
+
+def server_check(client: docker.DockerClient, ref: str, timeout: float = 90) -> CheckResult:
+    """The image's own start command starts Jupyter, which answers /api."""
+    port = _free_port()
+    container = client.containers.run(
+        ref, ["start-notebook.sh", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+              "--ServerApp.token=", "--ServerApp.password="],
+        network_mode="host", detach=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=3) as response:
+                    version = json.loads(response.read()).get("version", "?")
+                    return CheckResult("jupyter_server_answers", True, f"/api answered (jupyter_server {version})")
+            except OSError:
+                container.reload()
+                if container.status == "exited":
+                    break
+                time.sleep(1)
+        logs = container.logs().decode()[-1500:]
+        return CheckResult("jupyter_server_answers", False, f"no answer on /api within {timeout:.0f}s: {logs}")
+    finally:
+        _remove(container)
+
+
+def size_check(size: int, budget: int | None) -> CheckResult:
+    mb = size / 1e6
+    if budget is None:
+        return CheckResult("size_budget", True, f"{mb:.0f} MB (no budget set)")
+    return CheckResult("size_budget", size <= budget, f"{mb:.0f} MB, budget {budget / 1e6:.0f} MB")
+
+
+def run_smoke_checks(client: docker.DockerClient, ref: str, size: int, plan: SmokePlan) -> list[CheckResult]:
+    return [
+        *in_container_checks(client, ref, plan),
+        cache_check(client, ref),
+        server_check(client, ref),
+        size_check(size, plan.size_budget),
+    ]
+
+
+def summary(results: Iterable[CheckResult]) -> Mapping[str, str]:
+    return {r.name: ("ok: " if r.passed else "FAILED: ") + r.message for r in results}

