@@ -107,10 +107,15 @@ def in_container_checks(client: docker.DockerClient, ref: str, plan: SmokePlan) 
 
 
 def cache_check(client: docker.DockerClient, ref: str) -> CheckResult:
-    # As root, so caches under /root are measured too.
-    out = client.containers.run(
-        ref, ["du", "-sk", *CACHE_PATHS], user="0", network_mode="host", remove=True, stderr=False,
-    ).decode()
+    # As root, so caches under /root are measured too. du exits 1 for paths that do not exist
+    # (which is fine): read what it measured instead of its status.
+    container = client.containers.create(ref, ["du", "-sk", *CACHE_PATHS], user="0", network_mode="host")
+    try:
+        container.start()
+        container.wait(timeout=120)
+        out = container.logs(stdout=True, stderr=False).decode()
+    finally:
+        _remove(container)
     too_big = []
     for line in out.splitlines():
         size_kb, path = line.split("\t", 1)

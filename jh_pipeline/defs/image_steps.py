@@ -1,0 +1,153 @@
+"""Bodies of `<class>/image` (build, smoke-test, push) and `<class>/release` (retag, publish env files)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import dagster as dg
+
+from jh_pipeline.catalog import ClassSpec, class_conda_specs, class_pip_requirements
+from jh_pipeline.defs.class_assets import SMOKE_CHECK, class_keys
+from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.env_steps import julia_key, upstream_set_id
+from jh_pipeline.envs.resolve import CONDA_DIR, PIP_LOCK, RATTLER_LOCK
+from jh_pipeline.hashing import image_tag
+from jh_pipeline.images.context import build_args, prepare_build_context
+from jh_pipeline.images.resource import BuildError, DockerResource
+from jh_pipeline.images.smoke import SmokePlan, run_smoke_checks, summary
+from jh_pipeline.store.base import ArtifactStore
+
+TAG = "image_tag"
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    semester: str
+    env_files: dict[str, bytes]  # conda/... and julia/... of the sets the image is built from
+    args: dict[str, str]
+    tag: str
+    ref: str
+
+
+def plan_image(context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec) -> ImagePlan:
+    assert spec.config is not None
+    store: ArtifactStore = context.resources.store.get_store()
+    docker: DockerResource = context.resources.docker
+    endpoints = context.resources.endpoints
+    keys = class_keys(spec.key)
+    semester = ctx.semester(spec)
+    sets = [upstream_set_id(context, keys["conda_env"], ctx.env_key(spec))]
+    if spec.config.target.uses_julia:
+        sets.append(upstream_set_id(context, keys["julia_env"], julia_key(ctx, spec)))
+    env_files: dict[str, bytes] = {}
+    for set_id in sets:
+        if not store.has_set(semester, spec.key, set_id):
+            raise dg.Failure(description=f"{spec.key}: env set {set_id} is not in the store; materialize its env first")
+        env_files.update(store.read_set_files(semester, spec.key, set_id))
+    args = build_args(
+        spec.key,
+        base_image=endpoints.base_image,
+        kernel_display_name=spec.config.display_name or f"Python ({spec.key})",
+        pip_index_url=endpoints.pip_index_url or None,
+    )
+    tag = image_tag(ctx.recipe, env_files, {**args, "TARGET": spec.config.target.value})
+    return ImagePlan(semester, env_files, args, tag, f"{docker.repository(spec.key)}:{tag}")
+
+
+def _requested_packages(ctx: PipelineContext, spec: ClassSpec) -> list[str]:
+    conda, _ = class_conda_specs(ctx.catalog.common, spec)
+    pip, _ = class_pip_requirements(ctx.catalog.common, spec)
+    return [s.name for s in conda] + [r.name for r in pip if not r.is_vcs]
+
+
+def materialize_image(
+    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    assert spec.config is not None
+    docker: DockerResource = context.resources.docker
+    plan = plan_image(context, ctx, spec)
+    if not force and docker.tag_exists(plan.ref):
+        # Only images that passed their smoke checks are ever pushed: the tag is the proof.
+        context.log.info(f"{spec.key}: {plan.ref} is already in the registry; nothing to do")
+        yield dg.MaterializeResult(data_version=dg.DataVersion(plan.tag), metadata={TAG: plan.tag, "ref": plan.ref, "skipped": True})
+        yield dg.AssetCheckResult(check_name=SMOKE_CHECK, passed=True, metadata={"note": "passed before this tag was pushed"})
+        return
+
+    endpoints = context.resources.endpoints
+    extra_ca = Path(endpoints.extra_ca_bundle) if endpoints.extra_ca_bundle else None
+    with TemporaryDirectory() as tmp:
+        build_dir = prepare_build_context(
+            Path(tmp) / "context", ctx.root,
+            conda_lock_yml=plan.env_files[f"{CONDA_DIR}/{RATTLER_LOCK}"],
+            pip_lock=plan.env_files.get(f"{CONDA_DIR}/{PIP_LOCK}", b"").decode(),
+            apt_common="\n".join(p.name for p in ctx.catalog.common.apt),
+            apt_class="\n".join(p.name for p in spec.apt),
+            extra_ca_bundle=extra_ca,
+        )
+        context.log.info(f"{spec.key}: building {plan.ref} (target {spec.config.target})")
+        try:
+            built = docker.build(
+                build_dir, plan.ref, spec.config.target.value, plan.args, context.log.info,
+                labels={"org.jh-pipeline.class": spec.key, "org.jh-pipeline.tag": plan.tag},
+            )
+        except BuildError as exc:
+            raise dg.Failure(description=f"{spec.key}: {exc}") from exc
+
+    smoke = SmokePlan.for_python_class(spec.key, _requested_packages(ctx, spec), spec.config.image_size_budget)
+    results = run_smoke_checks(docker.client(), plan.ref, built.size, smoke)
+    passed = all(r.passed for r in results)
+    for r in results:
+        (context.log.info if r.passed else context.log.error)(f"smoke {r.name}: {r.message}")
+    digest = docker.push(plan.ref, context.log.info) if passed else ""
+    yield dg.MaterializeResult(
+        data_version=dg.DataVersion(plan.tag),
+        metadata={
+            TAG: plan.tag, "ref": plan.ref, "skipped": False, "pushed": passed, "digest": digest,
+            "size_mb": round(built.size / 1e6, 1), "layers": built.layers,
+        },
+    )
+    failed = [r for r in results if not r.passed]
+    yield dg.AssetCheckResult(
+        check_name=SMOKE_CHECK, passed=passed, metadata=dict(summary(results)),
+        description="; ".join(f"{r.name}: {r.message}" for r in failed) or "all smoke checks passed",
+    )
+
+
+def git_sha(root: Path) -> str | None:
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha[:12]
+    proc = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def materialize_release(
+    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
+) -> dg.MaterializeResult:
+    docker: DockerResource = context.resources.docker
+    store: ArtifactStore = context.resources.store.get_store()
+    plan = plan_image(context, ctx, spec)
+    source_digest = docker.remote_digest(plan.ref)
+    if source_digest is None:
+        raise dg.Failure(description=f"{spec.key}: {plan.ref} is not in the registry (build failed or checks failed)")
+    repository = plan.ref.rsplit(":", 1)[0]
+    tags = ["latest", plan.semester] + ([sha] if (sha := git_sha(ctx.root)) else [])
+    latest = store.read_latest_manifest(plan.semester, spec.key)
+    if not force and latest is not None and latest.set_id == plan.tag and docker.remote_digest(f"{repository}:latest") == source_digest:
+        context.log.info(f"{spec.key}: latest already is {plan.tag}; nothing to do")
+        return dg.MaterializeResult(metadata={TAG: plan.tag, "skipped": True})
+    pushed = docker.retag_and_push(plan.ref, [f"{repository}:{t}" for t in tags], context.log.info)
+    # The released env files: the exact sets the image was built from, as one set named by its tag.
+    store.publish_set(plan.semester, spec.key, plan.tag, plan.env_files)
+    store.switch_latest(plan.semester, spec.key, plan.tag)
+    return dg.MaterializeResult(
+        metadata={
+            TAG: plan.tag, "skipped": False, "tags": dg.MetadataValue.json(sorted(pushed)), "digest": source_digest,
+            "env_files": dg.MetadataValue.url(store.uri(f"{plan.semester}/{spec.key}/latest")),
+        }
+    )

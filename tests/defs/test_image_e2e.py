@@ -1,0 +1,107 @@
+"""Hermetic end to end through Dagster: env files -> image build -> smoke checks -> push -> release.
+
+Real Docker engine (host networking), real registry, local conda channel, foundation base image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import docker
+import pytest
+
+from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.resources import EndpointsResource
+from jh_pipeline.definitions import build_definitions
+from jh_pipeline.images.resource import DockerResource
+from jh_pipeline.store import LocalStore
+from jh_pipeline.store.resource import ArtifactStoreResource
+from tests.catalog.conftest import write_tree
+from tests.defs.conftest import copy_inputs
+
+SEMESTER = "fall-2026"
+HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
+pytestmark = pytest.mark.docker
+
+
+def _class(budget: str | None = None) -> dict[str, str]:
+    yaml = f'target: base\npython_version: "3.11"\nsemester: {SEMESTER}\ndisplay_name: "Demo class"\n'
+    if budget:
+        yaml += f"image_size_budget: {budget}\n"
+    return {"class.yaml": yaml, "requirements.txt": "ipykernel\nattrs\n", "requirements.pip.txt": "tabulate==0.9.0\n"}
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: str, foundation_image: str) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("e2e")
+    repo = copy_inputs(root / "repo")
+    (repo / "requirements").rename(root / "seeded")  # only the e2e classes below
+    write_tree(repo / "requirements", {"requirements.txt": "six\n"}, {"demo": _class(), "tiny": _class("1MB")})
+    resources = {
+        "store": ArtifactStoreResource(local_root=str(root / "store")),
+        "endpoints": EndpointsResource(base_image=foundation_image, extra_ca_bundle=HOST_CA),
+        "docker": DockerResource(registry=registry),
+    }
+    defs = build_definitions(PipelineContext(repo, channel_map={"conda-forge": local_channel.url}))
+    return {"defs": defs, "resources": resources, "store": LocalStore(root / "store"), "registry": registry}
+
+
+def _run(e2e: dict[str, Any], cls: str) -> dg.ExecuteInProcessResult:
+    keys = [dg.AssetKey([cls, name]) for name in ("conda_env", "image", "release")]
+    return dg.materialize(
+        list(e2e["defs"].assets or []), instance=dg.DagsterInstance.ephemeral(), resources=e2e["resources"],
+        selection=dg.AssetSelection.assets(*keys), raise_on_error=False,
+    )
+
+
+def _meta(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
+    return {k: v.value for k, v in events[-1].materialization.metadata.items()} if events else {}
+
+
+def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
+    result = _run(e2e, "demo")
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed, check.metadata
+    assert {"packages_import", "kernelspec", "notebook_executes", "jupyter_server_answers", "runs_as_uid_1000",
+            "no_leftover_cache", "jupyterhub_singleuser", "size_budget"} <= set(check.metadata)
+
+    image = _meta(result, "demo/image")
+    assert image["pushed"] is True and image["digest"].startswith("sha256:")
+    assert image["layers"] > 3 and image["size_mb"] > 100
+    ref = image["ref"]
+
+    client = docker.from_env()
+    client.images.remove(ref, force=True)  # pull it back from the registry
+    client.images.pull(ref.rsplit(":", 1)[0], tag=ref.rsplit(":", 1)[1])
+    out = client.containers.run(ref, ["/opt/envs/demo/bin/python", "-c", "import tabulate, attrs, six; print('ok')"],
+                                network_mode="host", remove=True)
+    assert out.decode().strip() == "ok"
+
+    release = _meta(result, "demo/release")
+    repository = ref.rsplit(":", 1)[0]
+    assert f"{repository}:latest" in release["tags"] and f"{repository}:{SEMESTER}" in release["tags"]
+    latest = e2e["store"].read_latest_manifest(SEMESTER, "demo")
+    assert latest is not None and latest.set_id == image["image_tag"]
+    assert "conda/conda-linux-64.lock" in latest.files
+
+    again = _run(e2e, "demo")  # fresh instance, nothing changed: no solve, no build, no retag
+    assert again.success
+    assert _meta(again, "demo/conda_env")["skipped"] is True
+    assert _meta(again, "demo/image")["skipped"] is True
+    assert _meta(again, "demo/release")["skipped"] is True
+
+
+def test_failing_smoke_check_blocks_the_release(e2e: dict[str, Any]) -> None:
+    result = _run(e2e, "tiny")  # a 1 MB budget no image meets
+    assert not result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert "size_budget" in (check.description or "")
+    assert _meta(result, "tiny/image")["pushed"] is False
+    assert _meta(result, "tiny/release") == {}
+    assert e2e["store"].read_latest_manifest(SEMESTER, "tiny") is None
+    assert not DockerResource(registry=e2e["registry"]).tag_exists(f"{e2e['registry']}/tiny:latest")
