@@ -58,6 +58,12 @@ def cmd_workflows(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from jh_pipeline.quickstart import run_quickstart
+
+    return run_quickstart(args.class_key, offline=args.offline)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # --requirements is accepted before or after the subcommand.
     tree = argparse.ArgumentParser(add_help=False)
@@ -84,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     workflows = command("workflows", "(re)generate .github/workflows/<class>.yml for every class")
     workflows.add_argument("--check", action="store_true", help="exit 1 when a committed workflow is out of date")
     workflows.set_defaults(func=cmd_workflows)
+
+    quick = command("quickstart", "build one example class end to end on the embedded defaults")
+    quick.add_argument("--class", dest="class_key", help="class to build (online profile; default: the first)")
+    profile = quick.add_mutually_exclusive_group()
+    profile.add_argument("--offline", dest="offline", action="store_const", const=True, help="force the offline profile")
+    profile.add_argument("--online", dest="offline", action="store_const", const=False, help="force the online profile")
+    quick.set_defaults(func=cmd_quickstart, offline=None)
     return parser
 
 

@@ -67,14 +67,19 @@ class PipelineContext:
     root: Path
     channel_map: dict[str, str] = field(default_factory=dict)
     steps: ClassSteps = field(default_factory=ClassSteps)
+    requirements: Path | None = None  # default: root/requirements
 
     @classmethod
     def from_env(cls) -> PipelineContext:
-        return cls(repo_root(), parse_channel_map(os.environ.get("JH_CHANNEL_MAP", "")))
+        requirements = os.environ.get("JH_REQUIREMENTS_DIR")
+        return cls(
+            repo_root(), parse_channel_map(os.environ.get("JH_CHANNEL_MAP", "")),
+            requirements=Path(requirements) if requirements else None,
+        )
 
     @cached_property
     def catalog(self) -> Catalog:
-        return load_catalog(self.root / "requirements")
+        return load_catalog(self.requirements or self.root / "requirements")
 
     @cached_property
     def recipe(self) -> str:

@@ -102,8 +102,9 @@ class DockerResource(dg.ConfigurableResource):
                 raise RuntimeError(f"push of {ref} failed: {chunk['error']}")
             aux = chunk.get("aux") or {}
             digest = aux.get("Digest", digest)
-            if chunk.get("status") in ("Pushed", "Layer already exists"):
+            if chunk.get("status") == "Pushed":  # layers the registry already had are not news
                 log(f"{chunk.get('id', '')}: {chunk['status']}")
+        log(f"pushed {ref} ({digest})")
         return digest
 
     def pull(self, ref: str) -> None:

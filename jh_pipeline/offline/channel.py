@@ -530,12 +530,12 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         return  # keep test output clean
 
 
-def serve_directory(root: Path, host: str = "127.0.0.1") -> tuple[str, Callable[[], None]]:
-    """Serve `root` over HTTP on a free loopback port; returns (base url, stop)."""
+def serve_directory(root: Path, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Serve `root` over HTTP on a loopback port (0: a free one); returns (base url, stop)."""
     if not re.fullmatch(r"127(\.\d{1,3}){3}|localhost", host):
         raise ValueError("the offline channel only listens on loopback")
     handler = partial(_QuietHandler, directory=str(root))
-    server = ThreadingHTTPServer((host, 0), handler)
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     # A short poll interval makes stop() quick (shutdown waits for the next poll).
     thread = threading.Thread(
@@ -551,11 +551,11 @@ def serve_directory(root: Path, host: str = "127.0.0.1") -> tuple[str, Callable[
     return f"http://{host}:{server.server_address[1]}", stop
 
 
-def serve_channel(channel_dir: Path, host: str = "127.0.0.1") -> tuple[str, Callable[[], None]]:
-    """Serve `channel_dir` over HTTP on a free loopback port; returns (channel url, stop).
+def serve_channel(channel_dir: Path, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Serve `channel_dir` over HTTP on a loopback port (0: a free one); returns (channel url, stop).
 
     The parent directory is served, so the channel URL ends in the directory's name and
     `<base url>` also works as a channel alias with the name as channel (like conda-forge).
     """
-    base, stop = serve_directory(channel_dir.parent, host)
+    base, stop = serve_directory(channel_dir.parent, host, port)
     return f"{base}/{channel_dir.name}", stop
