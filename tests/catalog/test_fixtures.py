@@ -39,6 +39,8 @@ def seeded(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_seeded_tree_keeps_the_fixture_package_lists() -> None:
+    assert FIXTURES.is_dir(), f"the shared fixtures are expected beside the checkout, at {FIXTURES}"
+    assert len(list(FIXTURES.rglob("*.txt"))) > 20
     for source in FIXTURES.rglob("*"):
         if source.is_file():
             assert (REPO / "requirements" / source.relative_to(FIXTURES)).read_bytes() == source.read_bytes(), source
