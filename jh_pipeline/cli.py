@@ -58,6 +58,29 @@ def cmd_workflows(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_env(args: argparse.Namespace) -> int:
+    from jh_pipeline.defs.context import PipelineContext
+    from jh_pipeline.store.resource import store_from_env
+
+    ctx = PipelineContext.from_env()
+    spec = ctx.catalog.classes.get(args.class_key)
+    if spec is None:
+        print(f"error: no class '{args.class_key}' in {ctx.catalog.root}", file=sys.stderr)
+        return 1
+    semester = ctx.semester(spec)
+    released = store_from_env().read_latest_set(semester, spec.key)
+    if released is None:
+        print(f"error: {spec.key} has no released env files for {semester}", file=sys.stderr)
+        return 1
+    manifest, files = released
+    for path, data in files.items():
+        target = args.dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    print(f"{len(files)} files of {spec.key} ({semester}, set {manifest.set_id}) -> {args.dest}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from jh_pipeline.quickstart import run_quickstart
 
@@ -90,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     workflows = command("workflows", "(re)generate .github/workflows/<class>.yml for every class")
     workflows.add_argument("--check", action="store_true", help="exit 1 when a committed workflow is out of date")
     workflows.set_defaults(func=cmd_workflows)
+
+    export = command("export-env", "copy a class's released env files (latest/) into a folder")
+    export.add_argument("class_key", metavar="CLASS")
+    export.add_argument("dest", metavar="DIR", type=Path)
+    export.set_defaults(func=cmd_export_env)
 
     quick = command("quickstart", "build one example class end to end on the embedded defaults")
     quick.add_argument("--class", dest="class_key", help="class to build (online profile; default: the first)")

@@ -32,3 +32,35 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("validate", "new-class", "workflows"):
         assert command in result.stdout
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_committed_workflows_are_up_to_date() -> None:
+    result = run("workflows", "--check", cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list((REPO / ".github" / "workflows").glob("*.yml"))) == 10
+
+
+def test_export_env_copies_the_released_set(tmp_path: Path) -> None:
+    import os
+
+    from jh_pipeline.store import LocalStore
+
+    write_tree(tmp_path / "repo" / "requirements", {"requirements.txt": "six\n"},
+               {"c1": {**BASE_CLASS, "class.yaml": 'target: base\npython_version: "3.11"\nsemester: fall-2026\n'}})
+    store = LocalStore(tmp_path / "store")
+    store.publish_set("fall-2026", "c1", "s1", {"conda/environment.yml": b"name: c1\n"})
+    env = {**os.environ, "JH_REPO_ROOT": str(tmp_path / "repo"), "JH_STORE_DIR": str(tmp_path / "store")}
+
+    def export() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "jh_pipeline.cli", "export-env", "c1", "out"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, check=False)
+
+    missing = export()
+    assert missing.returncode == 1 and "no released env files for fall-2026" in missing.stderr
+    store.switch_latest("fall-2026", "c1", "s1")
+    done = export()
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "conda" / "environment.yml").read_text() == "name: c1\n"

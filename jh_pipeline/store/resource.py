@@ -80,3 +80,9 @@ def store_resource_from_env() -> ArtifactStoreResource:
     an ``EnvVar`` for an unset variable would fail at resource init."""
     fields = {field: dg.EnvVar(var) for field, var in ENV_VARS.items() if os.environ.get(var)}
     return ArtifactStoreResource(**fields)
+
+
+def store_from_env() -> ArtifactStore:
+    """The configured store outside Dagster (CLI): plain values, same variables and defaults."""
+    fields = {field: os.environ[var] for field, var in ENV_VARS.items() if os.environ.get(var)}
+    return ArtifactStoreResource(**fields).get_store()
