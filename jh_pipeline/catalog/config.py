@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from jh_pipeline.catalog.findings import Finding, error
 
 DEFAULT_CHANNELS = ("conda-forge",)
+# libyaml's loader when PyYAML has it: the catalog is read at every code location load.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
@@ -87,7 +89,7 @@ def _yaml_error(path: Path, exc: yaml.YAMLError, rule: str) -> Finding:
 
 def parse_class_config(text: str, path: Path) -> tuple[ClassConfig | None, list[Finding]]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         return None, [_yaml_error(path, exc, "class-yaml")]
     if not isinstance(data, dict):
@@ -115,7 +117,7 @@ def parse_class_config(text: str, path: Path) -> tuple[ClassConfig | None, list[
 
 def parse_condarc(text: str, path: Path) -> tuple[tuple[str, ...], list[Finding]]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         return DEFAULT_CHANNELS, [_yaml_error(path, exc, "condarc")]
     channels = data.get("channels") if isinstance(data, dict) else None
