@@ -81,6 +81,12 @@ def cmd_export_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from jh_pipeline.doctor import run_doctor
+
+    return run_doctor()
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from jh_pipeline.quickstart import run_quickstart
 
@@ -118,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("class_key", metavar="CLASS")
     export.add_argument("dest", metavar="DIR", type=Path)
     export.set_defaults(func=cmd_export_env)
+
+    command("doctor", "check the prerequisites; one line per check, with a fix").set_defaults(func=cmd_doctor)
 
     quick = command("quickstart", "build one example class end to end on the embedded defaults")
     quick.add_argument("--class", dest="class_key", help="class to build (online profile; default: the first)")
