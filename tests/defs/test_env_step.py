@@ -128,3 +128,17 @@ def test_cli_materialize_is_a_no_op_when_nothing_changed(repo: Path, local_chann
     assert "already exist at" in second.stderr and "nothing to do" in second.stderr, second.stderr[-4000:]
     assert "solving" not in second.stderr
     assert LocalStore(tmp_path / "cli-store").list(f"{SEMESTER}/demo/past")
+
+
+def test_force_tag_re_solves_unchanged_inputs(repo: Path, local_channel: Any, resources: dict[str, Any]) -> None:
+    from jh_pipeline.defs.class_assets import FORCE_TAG
+
+    defs = _defs(repo, local_channel.url)
+    first = _metadata(_materialize(defs, ["demo/conda_env"], resources), "demo/conda_env")
+    forced = dg.materialize(
+        list(defs.assets or []), instance=dg.DagsterInstance.ephemeral(), resources=resources,
+        selection=dg.AssetSelection.assets(dg.AssetKey(["demo", "conda_env"])), tags={FORCE_TAG: "true"},
+    )
+    again = _metadata(forced, "demo/conda_env")
+    assert again["skipped"] is False  # the semester rebuild re-solves even when nothing changed
+    assert again["set_id"] != first["set_id"] and again["set_id"].startswith(first["set_id"] + "-")

@@ -105,3 +105,31 @@ def test_failing_smoke_check_blocks_the_release(e2e: dict[str, Any]) -> None:
     assert _meta(result, "tiny/release") == {}
     assert e2e["store"].read_latest_manifest(SEMESTER, "tiny") is None
     assert not DockerResource(registry=e2e["registry"]).tag_exists(f"{e2e['registry']}/tiny:latest")
+
+
+def test_image_runs_locally_with_the_readme_command(e2e: dict[str, Any]) -> None:
+    """README: `docker run ... <image> start-notebook.sh --ip ...` starts JupyterLab (host networking here)."""
+    import socket
+    import time
+    import urllib.request
+
+    ref = f"{e2e['registry']}/demo:latest"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = docker.from_env()
+    container = client.containers.run(
+        ref, ["start-notebook.sh", "--ip", "127.0.0.1", "--port", str(port), "--ServerApp.token="],
+        network_mode="host", detach=True,
+    )
+    try:
+        deadline, page = time.monotonic() + 90, ""
+        while time.monotonic() < deadline and "JupyterLab" not in page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=3) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(1)
+        assert "JupyterLab" in page, container.logs().decode()[-2000:]
+    finally:
+        container.remove(force=True)
