@@ -10,7 +10,7 @@ from rattler import MatchSpec
 from rattler.exceptions import InvalidMatchSpecError
 
 from jh_pipeline.catalog.findings import Finding, Location, error, warning
-from jh_pipeline.catalog.lines import content_lines
+from jh_pipeline.catalog.lines import parse_lines
 from jh_pipeline.catalog.versions import intersect_conda_versions
 
 
@@ -56,14 +56,7 @@ def parse_conda_spec(text: str, location: Location) -> tuple[CondaSpec | None, l
 
 
 def parse_conda_requirements(text: str, path: Path) -> tuple[list[CondaSpec], list[Finding]]:
-    specs: list[CondaSpec] = []
-    findings: list[Finding] = []
-    for number, content in content_lines(text):
-        spec, found = parse_conda_spec(content, Location(path, number))
-        findings += found
-        if spec:
-            specs.append(spec)
-    return specs, findings
+    return parse_lines(text, path, parse_conda_spec)
 
 
 def merge_conda_specs(specs: list[CondaSpec]) -> tuple[list[CondaSpec], list[Finding]]:

@@ -1,6 +1,12 @@
 """Line-oriented list files: `#` comments, blank lines, trailing spaces."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from jh_pipeline.catalog.findings import Finding, Location
+
+T = TypeVar("T")
 
 
 def content_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -19,3 +25,17 @@ def strip_comment(line: str) -> str:
         if char == "#" and i > 0 and line[i - 1].isspace():
             return line[:i]
     return line
+
+
+def parse_lines(
+    text: str, path: Path, parse_one: Callable[[str, Location], tuple[T | None, list[Finding]]]
+) -> tuple[list[T], list[Finding]]:
+    """Parse every content line with `parse_one`; collect what parsed and every finding."""
+    items: list[T] = []
+    findings: list[Finding] = []
+    for number, content in content_lines(text):
+        item, found = parse_one(content, Location(path, number))
+        findings += found
+        if item is not None:
+            items.append(item)
+    return items, findings

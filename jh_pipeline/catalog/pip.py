@@ -10,7 +10,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from jh_pipeline.catalog.findings import Finding, Location, error, warning
-from jh_pipeline.catalog.lines import content_lines
+from jh_pipeline.catalog.lines import parse_lines
 from jh_pipeline.catalog.versions import intersect_pip_specifiers
 
 _VCS = re.compile(r"^(git|hg|svn|bzr)\+[a-z]+://", re.IGNORECASE)
@@ -42,14 +42,7 @@ def parse_pip_line(text: str, location: Location) -> tuple[PipRequirement | None
 
 
 def parse_pip_requirements(text: str, path: Path) -> tuple[list[PipRequirement], list[Finding]]:
-    reqs: list[PipRequirement] = []
-    findings: list[Finding] = []
-    for number, content in content_lines(text):
-        req, found = parse_pip_line(content, Location(path, number))
-        findings += found
-        if req:
-            reqs.append(req)
-    return reqs, findings
+    return parse_lines(text, path, parse_pip_line)
 
 
 def merge_pip_requirements(reqs: list[PipRequirement]) -> tuple[list[PipRequirement], list[Finding]]:
