@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.gcs",
     "tests.support.channel",
     "tests.support.docker",
+    "tests.support.cran",
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from jh_pipeline.catalog.conda import CondaSpec, merge_conda_specs
-from jh_pipeline.catalog.findings import Finding
-from jh_pipeline.catalog.model import ClassSpec, CommonLists
+from jh_pipeline.catalog.findings import Finding, Location
+from jh_pipeline.catalog.model import CLASS_YAML, ClassSpec, CommonLists
 from jh_pipeline.catalog.pip import PipRequirement, merge_pip_requirements
 
 
@@ -15,8 +15,15 @@ def _conflicts_only(findings: list[Finding], rule: str) -> list[Finding]:
     return [replace(f, rule=rule) for f in findings if f.is_error]
 
 
+# A MySQL class needs a Python client in its env; any of these will do.
+MYSQL_CLIENTS = ("pymysql", "mysql-connector-python", "mysqlclient")
+
+
 def class_conda_specs(common: CommonLists, spec: ClassSpec) -> tuple[list[CondaSpec], list[Finding]]:
     merged, findings = merge_conda_specs([*common.conda, *spec.conda])
+    if spec.config is not None and spec.config.mysql and not any(s.name in MYSQL_CLIENTS for s in merged):
+        where = Location(spec.folder / CLASS_YAML, 1)
+        merged.append(CondaSpec("pymysql", None, None, None, where, "pymysql (mysql: true)"))
     return merged, _conflicts_only(findings, "common-conflict")
 
 

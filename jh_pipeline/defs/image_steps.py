@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -14,13 +15,16 @@ import dagster as dg
 from jh_pipeline.catalog import ClassSpec, class_conda_specs, class_pip_requirements
 from jh_pipeline.defs.class_assets import SMOKE_CHECK, class_keys
 from jh_pipeline.defs.context import PipelineContext
-from jh_pipeline.defs.env_steps import julia_key, upstream_set_id
+from jh_pipeline.defs.env_steps import JULIA_DIR, julia_key, upstream_set_id
 from jh_pipeline.envs.resolve import CONDA_DIR, PIP_LOCK, RATTLER_LOCK
-from jh_pipeline.hashing import image_tag
+from jh_pipeline.hashing import digest, image_tag
 from jh_pipeline.images.context import build_args, prepare_build_context
+from jh_pipeline.images.julia_context import add_julia_files, julia_build_args
+from jh_pipeline.images.julia_smoke import julia_container_checks
 from jh_pipeline.images.resource import BuildError, DockerResource
 from jh_pipeline.images.smoke import SmokePlan, run_smoke_checks, summary
 from jh_pipeline.store.base import ArtifactStore
+from jh_pipeline.store.index import publish_semester_index
 
 TAG = "image_tag"
 
@@ -49,14 +53,45 @@ def plan_image(context: dg.AssetExecutionContext, ctx: PipelineContext, spec: Cl
         if not store.has_set(semester, spec.key, set_id):
             raise dg.Failure(description=f"{spec.key}: env set {set_id} is not in the store; materialize its env first")
         env_files.update(store.read_set_files(semester, spec.key, set_id))
+    uses_r = spec.config.target.uses_r
     args = build_args(
         spec.key,
         base_image=endpoints.base_image,
         kernel_display_name=spec.config.display_name or f"Python ({spec.key})",
         pip_index_url=endpoints.pip_index_url or None,
+        cran_repo=endpoints.cran_repo if uses_r else None,
+        r_kernel_display_name=f"R ({spec.config.display_name})" if uses_r and spec.config.display_name else None,
+        install_mysql=spec.config.mysql,
     )
-    tag = image_tag(ctx.recipe, env_files, {**args, "TARGET": spec.config.target.value})
+    if spec.config.target.uses_julia:
+        args |= julia_build_args(
+            endpoints.julia_url, endpoints.julia_sha256, pkg_server=os.environ.get("JULIA_PKG_SERVER", "")
+        )
+    # Inputs of the build that are neither env files nor build args: packages.R (R targets) and the
+    # apt lists (when there are any; classes without keep the tag they had before these counted).
+    inputs = {"TARGET": spec.config.target.value}
+    if uses_r:
+        inputs["PACKAGES_R"] = digest(packages_r(spec))
+    apt = [p.name for p in ctx.catalog.common.apt], [p.name for p in spec.apt]
+    if any(apt):
+        inputs["APT"] = digest(json.dumps(apt))
+    tag = image_tag(ctx.recipe, env_files, {**args, **inputs})
     return ImagePlan(semester, env_files, args, tag, f"{docker.repository(spec.key)}:{tag}")
+
+
+def packages_r(spec: ClassSpec) -> str:
+    """The packages.R the image runs: the class's for R targets, none otherwise."""
+    return (spec.r_script or "") if spec.config is not None and spec.config.target.uses_r else ""
+
+
+def smoke_plan(ctx: PipelineContext, spec: ClassSpec) -> SmokePlan:
+    """The checks of this class's image: Python always, R for R targets, MySQL when asked for."""
+    assert spec.config is not None
+    return SmokePlan.for_class(
+        spec.key, _requested_packages(ctx, spec), spec.config.image_size_budget,
+        uses_r=spec.config.target.uses_r, mysql=spec.config.mysql,
+        r_packages=[p.name for p in spec.r_packages],
+    )
 
 
 def _requested_packages(ctx: PipelineContext, spec: ClassSpec) -> list[str]:
@@ -88,7 +123,12 @@ def materialize_image(
             apt_common="\n".join(p.name for p in ctx.catalog.common.apt),
             apt_class="\n".join(p.name for p in spec.apt),
             extra_ca_bundle=extra_ca,
+            packages_r=packages_r(spec),
         )
+        if spec.config.target.uses_julia:
+            add_julia_files(
+                build_dir, plan.env_files[f"{JULIA_DIR}/Project.toml"], plan.env_files[f"{JULIA_DIR}/Manifest.toml"]
+            )
         context.log.info(f"{spec.key}: building {plan.ref} (target {spec.config.target})")
         try:
             built = docker.build(
@@ -98,16 +138,18 @@ def materialize_image(
         except BuildError as exc:
             raise dg.Failure(description=f"{spec.key}: {exc}") from exc
 
-    smoke = SmokePlan.for_python_class(spec.key, _requested_packages(ctx, spec), spec.config.image_size_budget)
+    smoke = smoke_plan(ctx, spec)
     results = run_smoke_checks(docker.client(), plan.ref, built.size, smoke)
+    if spec.config.target.uses_julia:
+        results += julia_container_checks(docker.client(), plan.ref, [p.name for p in spec.julia])
     passed = all(r.passed for r in results)
     for r in results:
         (context.log.info if r.passed else context.log.error)(f"smoke {r.name}: {r.message}")
-    digest = docker.push(plan.ref, context.log.info) if passed else ""
+    pushed_digest = docker.push(plan.ref, context.log.info) if passed else ""
     yield dg.MaterializeResult(
         data_version=dg.DataVersion(plan.tag),
         metadata={
-            TAG: plan.tag, "ref": plan.ref, "skipped": False, "pushed": passed, "digest": digest,
+            TAG: plan.tag, "ref": plan.ref, "skipped": False, "pushed": passed, "digest": pushed_digest,
             "size_mb": round(built.size / 1e6, 1), "layers": built.layers,
         },
     )
@@ -145,9 +187,11 @@ def materialize_release(
     # The released env files: the exact sets the image was built from, as one set named by its tag.
     store.publish_set(plan.semester, spec.key, plan.tag, plan.env_files)
     store.switch_latest(plan.semester, spec.key, plan.tag)
+    index = publish_semester_index(store, plan.semester, ctx.catalog, docker.registry)
     return dg.MaterializeResult(
         metadata={
             TAG: plan.tag, "skipped": False, "tags": dg.MetadataValue.json(sorted(pushed)), "digest": source_digest,
             "env_files": dg.MetadataValue.url(store.uri(f"{plan.semester}/{spec.key}/latest")),
+            "student_index": dg.MetadataValue.url(store.uri(index)),
         }
     )

@@ -8,6 +8,7 @@ Layout (what the repository's ``Dockerfile`` COPYs)::
     build/apt/class.txt               requirements/classes/<class>/apt.txt (may be empty)
     build/conda/conda-lock.yml        the class's rattler lock file (linux-64 records)
     build/pip/requirements.pip.lock   the class's pip lock (may be empty)
+    build/r/packages.R                the class's packages.R (r_lang, r_julia; may be empty)
     build/ca/extra-ca.crt             extra CA bundle for TLS-inspecting proxies (empty = none)
 
 File modes are set explicitly: the classic builder's COPY cache compares permissions, so the same
@@ -26,6 +27,7 @@ APT_COMMON = "build/apt/common.txt"
 APT_CLASS = "build/apt/class.txt"
 CONDA_LOCK = "build/conda/conda-lock.yml"
 PIP_LOCK = "build/pip/requirements.pip.lock"
+PACKAGES_R = "build/r/packages.R"
 EXTRA_CA = "build/ca/extra-ca.crt"
 
 # Dockerfile stages, in inheritance order.
@@ -58,12 +60,15 @@ def prepare_build_context(
     apt_common: str,
     apt_class: str,
     extra_ca_bundle: Path | None,
+    packages_r: str = "",
 ) -> Path:
     """Lay out the build context of one class image in `dest` (created; must be empty) and return it.
 
     Only the Dockerfile and scripts/image come from `repo_root`; everything class-specific is
     passed in, so the function does not care where locks are stored. A missing or empty
     `extra_ca_bundle` gives an empty build/ca/extra-ca.crt, which the Dockerfile treats as none.
+    `packages_r` is the class's packages.R (always written, empty for classes without R: only
+    the r_lang stage reads it).
     """
     dest = Path(dest)
     repo_root = Path(repo_root)
@@ -84,6 +89,7 @@ def prepare_build_context(
     _write(dest / APT_CLASS, _text(apt_class))
     _write(dest / CONDA_LOCK, conda_lock_yml)
     _write(dest / PIP_LOCK, _text(pip_lock))
+    _write(dest / PACKAGES_R, _text(packages_r))
     ca = b""
     if extra_ca_bundle is not None and Path(extra_ca_bundle).is_file():
         ca = Path(extra_ca_bundle).read_bytes()
@@ -99,6 +105,9 @@ def build_args(
     pip_index_url: str | None = None,
     register_kernel: bool = True,
     keep_ca_bundle: bool = False,
+    cran_repo: str | None = None,
+    r_kernel_display_name: str | None = None,
+    install_mysql: bool = False,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Build args for the Dockerfile. Unset options are left out, so the Dockerfile defaults apply
@@ -117,5 +126,11 @@ def build_args(
         args["REGISTER_KERNEL"] = "0"
     if keep_ca_bundle:
         args["KEEP_CA_BUNDLE"] = "1"
+    if cran_repo:
+        args["CRAN_REPO"] = cran_repo
+    if r_kernel_display_name:
+        args["R_KERNEL_DISPLAY_NAME"] = r_kernel_display_name
+    if install_mysql:
+        args["INSTALL_MYSQL"] = "1"
     args.update(extra or {})
     return args

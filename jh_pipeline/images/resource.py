@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,13 @@ def image_repository(registry: str, class_key: str) -> str:
     return f"{registry.rstrip('/')}/{class_key}" if registry else class_key
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def build_failure(lines: list[str], error: str) -> BuildError:
     """Point at the last Dockerfile step that started and the output it printed."""
+    lines = [_ANSI.sub("", line) for line in lines]
+    error = _ANSI.sub("", error)
     steps = [i for i, line in enumerate(lines) if line.startswith("Step ")]
     start = steps[-1] if steps else max(0, len(lines) - 40)
     output = "\n".join(lines[start:][-60:])

@@ -1,7 +1,9 @@
 """Blocking smoke checks of a built class image, run in containers (host networking).
 
 In-container checks live in scripts/smoke/smoke_checks.py; the plan handed to it says which to run,
-so later targets (R, Julia, MySQL) add entries without touching these.
+so later targets (R, Julia, MySQL) add entries without touching these. `SmokePlan.for_class` picks
+them from the class: R targets add `ir_kernelspec`, `r_notebook`, `r_packages_load`; `mysql: true`
+adds `mysql_roundtrip`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ IMPORT_OVERRIDES: dict[str, list[str]] = {
 }
 
 
+# In-container checks of R targets (r_lang, r_julia), in scripts/smoke/smoke_checks.py.
+R_CHECKS = ["ir_kernelspec", "r_notebook", "r_packages_load"]
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
@@ -53,6 +59,8 @@ class SmokePlan:
     kernels: list[str] = field(default_factory=list)
     notebooks: list[tuple[str, str, str]] = field(default_factory=list)  # (kernel, code, expected output)
     in_container: list[str] = field(default_factory=lambda: ["uid", "imports", "kernelspec", "notebook", "singleuser"])
+    r_packages: list[str] = field(default_factory=list)  # named in packages.R: each must load
+    r_conda_packages: list[str] = field(default_factory=list)  # conda r-* names without `r-`: load when installed
 
     @classmethod
     def for_python_class(cls, class_key: str, packages: Iterable[str], size_budget: int | None) -> SmokePlan:
@@ -60,6 +68,28 @@ class SmokePlan:
             class_key, sorted(set(packages)), size_budget, kernels=[class_key],
             notebooks=[(class_key, "import sys; print('smoke', sys.prefix)", f"smoke /opt/envs/{class_key}")],
         )
+
+    @classmethod
+    def for_class(
+        cls, class_key: str, packages: Iterable[str], size_budget: int | None, *, uses_r: bool = False,
+        mysql: bool = False, r_packages: Iterable[str] = (),
+    ) -> SmokePlan:
+        """The Python checks plus the R checks (R targets) and the MySQL round trip (`mysql: true`).
+
+        `packages` are the requested conda + pip names; the conda `r-*` ones become the R package
+        names to load (without `r-`; matched case-insensitively in the image, as conda lowercases
+        `randomForest`). `r_packages` are the names packages.R installs literally.
+        """
+        packages = sorted(set(packages))
+        plan = cls.for_python_class(class_key, packages, size_budget)
+        if uses_r:
+            plan.in_container += R_CHECKS
+            plan.r_packages = list(dict.fromkeys(r_packages))
+            plan.r_conda_packages = sorted({p.removeprefix("r-") for p in packages if p.startswith("r-")})
+        if mysql:
+            plan.in_container.append("mysql_roundtrip")
+        return plan
+
 
 
 def _tar(name: str, data: bytes) -> bytes:
@@ -88,7 +118,8 @@ def in_container_checks(client: docker.DockerClient, ref: str, plan: SmokePlan) 
     payload = {
         "checks": plan.in_container, "uid": NB_UID, "env_python": f"/opt/envs/{plan.class_key}/bin/python",
         "packages": plan.packages, "overrides": IMPORT_OVERRIDES, "kernels": plan.kernels,
-        "notebooks": plan.notebooks,
+        "notebooks": plan.notebooks, "env_rscript": f"/opt/envs/{plan.class_key}/bin/Rscript",
+        "r_packages": plan.r_packages, "r_conda_packages": plan.r_conda_packages,
     }
     container = client.containers.create(
         ref, ["python3", "/tmp/jh-smoke/smoke_checks.py", json.dumps(payload)], network_mode="host",

@@ -1,8 +1,9 @@
 """Build, index and serve a small but real conda channel without conda-forge.
 
 The channel holds a `python` package that turns an env into a virtual environment
-over the host's Debian interpreter, plus pure-Python PyPI wheels converted into
-`noarch: python` conda packages. The production code path (solve, lock, install)
+over the host's Debian interpreter, an `r-base` package whose `bin/R` and `bin/Rscript`
+point at Debian's R (`r-base-core`, installed in the image through an apt list), plus
+PyPI wheels converted into conda packages. The production code path (solve, lock, install)
 runs against it unchanged; see DESIGN.md, "Hermetic test profile".
 """
 
@@ -48,6 +49,7 @@ DEFAULT_WHEELS: tuple[str, ...] = (
     "attrs==23.2.0",
     "tabulate==0.9.0",
     "toolz==0.12.1",
+    "pymysql==1.1.1",  # the Python client of MySQL classes (pure Python)
 )
 
 CACHE_ENV = "JH_OFFLINE_CACHE"
@@ -59,6 +61,10 @@ _TIMESTAMP_MS = 1_700_000_000_000
 _TAR_MTIME = _TIMESTAMP_MS // 1000
 _NOARCH_BUILD = "pyhjh_0"
 _PYTHON_BUILD = "hjhvenv_0"
+# The `r-base` stand-in: Debian bookworm's r-base-core is 4.2.2 (4.2.2.20221110-2).
+DEFAULT_R_BIN = Path("/usr/bin")
+DEFAULT_R_VERSION = "4.2.2"
+_R_BUILD = "hjhdebian_0"
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,47 @@ def build_python_package(out_dir: Path, python_exe: Path = DEFAULT_PYTHON_EXE) -
         "timestamp": _TIMESTAMP_MS,
     }
     about = {"summary": f"venv over {python_exe} (hermetic test channel)", "license": "PSF-2.0"}
+    _write_tar_bz2(destination, files, _info_files(index, files, {"about.json": about}))
+    return destination
+
+
+# --------------------------------------------------------------------------- R
+
+
+def r_package_files(r_bin: Path = DEFAULT_R_BIN) -> list[_FileEntry]:
+    """`bin/R` and `bin/Rscript` as softlinks to Debian's R (pure: no filesystem access).
+
+    The links dangle until the image installs `r-base-core` (apt), as the class env is installed
+    in a build stage without R. Debian's R keeps its own library paths (/usr/lib/R/library,
+    /usr/lib/R/site-library, /usr/local/lib/R/site-library), so Debian's `r-cran-*` packages and
+    what packages.R installs are what the env's R loads.
+    """
+    return [
+        _FileEntry("bin/R", link_target=str(r_bin / "R")),
+        _FileEntry("bin/Rscript", link_target=str(r_bin / "Rscript")),
+    ]
+
+
+def build_r_package(out_dir: Path, version: str = DEFAULT_R_VERSION, r_bin: Path = DEFAULT_R_BIN) -> Path:
+    """Write the linux-64 `r-base` stand-in into `out_dir`; returns the archive path."""
+    destination = out_dir / f"r-base-{version}-{_R_BUILD}.tar.bz2"
+    if destination.exists():
+        return destination
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = r_package_files(r_bin)
+    index = {
+        "name": "r-base",
+        "version": version,
+        "build": _R_BUILD,
+        "build_number": 0,
+        "depends": [],
+        "arch": "x86_64",
+        "platform": "linux",
+        "subdir": "linux-64",
+        "license": "GPL-2.0-or-later",
+        "timestamp": _TIMESTAMP_MS,
+    }
+    about = {"summary": f"R from {r_bin} (Debian r-base-core; hermetic test channel)", "license": "GPL-2.0-or-later"}
     _write_tar_bz2(destination, files, _info_files(index, files, {"about.json": about}))
     return destination
 
@@ -480,11 +527,13 @@ def build_channel(
     cache: Path | None = None,
     python_exe: Path = DEFAULT_PYTHON_EXE,
     with_dependencies: bool = True,
+    with_r: bool = True,
 ) -> BuiltChannel:
     """Build (from cache where possible) and index a channel in `channel_dir`.
 
     `requirements` are pip requirement strings of pure-Python wheels. With
     `with_dependencies`, missing run dependencies are added until the channel is closed.
+    With `with_r`, the channel also holds the `r-base` stand-in (Debian's R).
     """
     cache = cache or offline_cache_dir()
     wheels_dir = cache / "wheels"
@@ -495,6 +544,10 @@ def build_channel(
     archives: dict[str, Path] = {}  # file name -> cached archive
     archives[python_pkg.name] = python_pkg
     packages: dict[str, set[str]] = {"python": {python_version}}
+    if with_r:
+        r_pkg = build_r_package(pkgs_dir / "linux-64")
+        archives[r_pkg.name] = r_pkg
+        packages["r-base"] = {DEFAULT_R_VERSION}
 
     pending = list(requirements)
     seen: set[str] = set()

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,24 +77,32 @@ def check_kernelspec(plan):
     return result("kernelspec", True, ", ".join(plan["kernels"]))
 
 
+def execute_notebook(kernel, code, expected):
+    """Run a one-cell notebook with nbconvert; None when its output holds `expected`, else why not."""
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
+                     "source": code}],
+          "metadata": {"kernelspec": {"name": kernel, "display_name": kernel}}, "nbformat": 4, "nbformat_minor": 5}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "smoke.ipynb")
+        with open(path, "w") as fh:
+            json.dump(nb, fh)
+        proc = run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                    f"--ExecutePreprocessor.kernel_name={kernel}", path])
+        if proc.returncode != 0:
+            return f"{kernel}: {proc.stderr[-1500:]}"
+        text = open(path).read()
+        if expected not in text:
+            return f"{kernel}: output lacks {expected!r}"
+    return None
+
+
 def check_notebook(plan):
     messages = []
     for kernel, code, expected in plan["notebooks"]:
-        nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
-                         "source": code}],
-              "metadata": {"kernelspec": {"name": kernel, "display_name": kernel}}, "nbformat": 4, "nbformat_minor": 5}
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "smoke.ipynb")
-            with open(path, "w") as fh:
-                json.dump(nb, fh)
-            proc = run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-                        f"--ExecutePreprocessor.kernel_name={kernel}", path])
-            if proc.returncode != 0:
-                return result("notebook_executes", False, f"{kernel}: {proc.stderr[-1500:]}")
-            text = open(path).read()
-            if expected not in text:
-                return result("notebook_executes", False, f"{kernel}: output lacks {expected!r}")
-            messages.append(kernel)
+        error = execute_notebook(kernel, code, expected)
+        if error:
+            return result("notebook_executes", False, error)
+        messages.append(kernel)
     return result("notebook_executes", True, ", ".join(messages))
 
 
@@ -102,12 +111,161 @@ def check_singleuser(plan):
     return result("jupyterhub_singleuser", path is not None, path or "jupyterhub-singleuser not on PATH")
 
 
+# --- R (targets r_lang, r_julia) ---------------------------------------------------------------
+
+R_KERNEL = "ir"
+
+
+def check_ir_kernelspec(plan):
+    proc = run(["jupyter", "kernelspec", "list", "--json"])
+    specs = json.loads(proc.stdout or "{}").get("kernelspecs", {}) if proc.returncode == 0 else {}
+    if R_KERNEL not in specs:
+        return result("ir_kernelspec", False, f"kernel '{R_KERNEL}' missing; have {sorted(specs)}")
+    spec = specs[R_KERNEL].get("spec", {})
+    argv = spec.get("argv") or [""]
+    if spec.get("language", "").lower() != "r" or not os.access(argv[0], os.X_OK):
+        return result("ir_kernelspec", False, f"kernel '{R_KERNEL}' is not a runnable R kernel: {spec}")
+    return result("ir_kernelspec", True, f"{R_KERNEL} ({spec.get('display_name')}): {argv[0]}")
+
+
+def check_r_notebook(plan):
+    # The kernel must be the class env's R: the notebook prints R.home(), compared with the env's own.
+    proc = run([plan["env_rscript"], "-e", "cat(normalizePath(R.home()))"])
+    if proc.returncode != 0:
+        return result("r_notebook", False, f"{plan['env_rscript']}: {proc.stderr[-1500:]}")
+    expected = f"smoke-r {proc.stdout.strip()} 42"
+    error = execute_notebook(R_KERNEL, 'cat("smoke-r", normalizePath(R.home()), 6 * 7, "\\n")', expected)
+    return result("r_notebook", error is None, error or f"{R_KERNEL} ran in {proc.stdout.strip()}")
+
+
+# Each name: the installed package whose DESCRIPTION name matches case-insensitively (conda's
+# r-randomforest is randomForest), loaded with library(). One line per name: status, name, found, detail.
+R_LOAD_PROBE = r"""
+names <- commandArgs(trailingOnly = TRUE)
+installed <- unique(rownames(installed.packages()))
+clean <- function(x) gsub("[[:space:]]+", " ", x)
+for (name in names) {
+  found <- installed[tolower(installed) == tolower(name)]
+  if (!length(found)) { cat("missing\t", name, "\t\t\n", sep = ""); next }
+  pkg <- found[[1L]]
+  err <- tryCatch({ suppressPackageStartupMessages(library(pkg, character.only = TRUE)); "" },
+                  error = function(e) conditionMessage(e))
+  cat(if (nzchar(err)) "fail" else "ok", "\t", name, "\t", pkg, "\t", clean(err), "\n", sep = "")
+}
+"""
+
+
+def check_r_packages_load(plan):
+    required = list(dict.fromkeys(plan.get("r_packages", [])))  # named in packages.R: must be there
+    conda = [n for n in dict.fromkeys(plan.get("r_conda_packages", [])) if n not in required]
+    names = required + conda
+    if not names:
+        return result("r_packages_load", True, "no R packages listed")
+    proc = run([plan["env_rscript"], "-e", R_LOAD_PROBE, *names], timeout=900)
+    if proc.returncode != 0:
+        return result("r_packages_load", False, proc.stderr[-2000:])
+    seen = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4:
+            seen[parts[1]] = parts
+    failed, loaded, skipped = [], [], []
+    for name in names:
+        status, _, pkg, detail = seen.get(name, ["missing", name, "", "no answer from R"])
+        if status == "ok":
+            loaded.append(pkg)
+        elif status == "missing" and name in conda:
+            skipped.append(name)  # a conda r-* package with no R library (a metapackage like r-essentials)
+        else:
+            failed.append(f"{name} ({detail or 'not installed'})")
+    if failed:
+        return result("r_packages_load", False, "; ".join(failed))
+    message = f"{len(loaded)} loaded: {', '.join(loaded)}"
+    if skipped:
+        message += f"; no R library package for conda {', '.join('r-' + n for n in skipped)}"
+    return result("r_packages_load", True, message)
+
+
+# --- MySQL (class.yaml mysql: true) --------------------------------------------------------------
+
+MYSQL_PROBE = r"""
+import sys
+port = int(sys.argv[1])
+try:
+    import pymysql as driver
+except ImportError:
+    try:
+        import mysql.connector as driver
+    except ImportError:
+        sys.exit("no Python MySQL client in the class env (pymysql or mysql-connector-python)")
+conn = driver.connect(host="127.0.0.1", port=port, user="root", password="", autocommit=True)
+cur = conn.cursor()
+cur.execute("CREATE DATABASE IF NOT EXISTS jh_smoke")
+cur.execute("CREATE TABLE IF NOT EXISTS jh_smoke.t (id INT PRIMARY KEY, name VARCHAR(40))")
+cur.execute("REPLACE INTO jh_smoke.t VALUES (1, 'smoke-row')")
+cur.execute("SELECT name FROM jh_smoke.t WHERE id = 1")
+(name,) = cur.fetchone()
+cur.execute("SELECT VERSION()")
+(version,) = cur.fetchone()
+conn.close()
+print(driver.__name__, name, version)
+"""
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _listeners(port):
+    # Local addresses LISTENing on `port` (containers share the host's network namespace).
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if fields[3] == "0A" and int(hex_port, 16) == port:
+                found.append(address)
+    return found
+
+
+def check_mysql_roundtrip(plan):
+    start = shutil.which("start-mysql.sh")
+    if start is None:
+        return result("mysql_roundtrip", False, "start-mysql.sh not on PATH (built without INSTALL_MYSQL=1?)")
+    port = _free_port()
+    env = {**os.environ, "MYSQL_PORT": str(port)}
+    proc = run([start], timeout=180, env=env)
+    try:
+        if proc.returncode != 0:
+            return result("mysql_roundtrip", False, f"start-mysql.sh: {(proc.stdout + proc.stderr)[-1500:]}")
+        wide = [a for a in _listeners(port) if a not in ("0100007F", "00000000000000000000000001000000")]
+        if wide:
+            return result("mysql_roundtrip", False, f"the server listens beyond 127.0.0.1 on port {port}: {wide}")
+        client = run([plan["env_python"], "-c", MYSQL_PROBE, str(port)], timeout=120)
+        if client.returncode != 0 or "smoke-row" not in client.stdout:
+            return result("mysql_roundtrip", False, f"client: {(client.stdout + client.stderr)[-1500:]}")
+        driver, _, version = client.stdout.split()[:3]
+        return result("mysql_roundtrip", True, f"{driver} wrote and read a row on 127.0.0.1:{port} (server {version})")
+    finally:
+        run([start, "stop"], timeout=60, env=env)
+
+
 CHECKS = {
     "uid": check_uid,
     "imports": check_imports,
     "kernelspec": check_kernelspec,
     "notebook": check_notebook,
     "singleuser": check_singleuser,
+    "ir_kernelspec": check_ir_kernelspec,
+    "r_notebook": check_r_notebook,
+    "r_packages_load": check_r_packages_load,
+    "mysql_roundtrip": check_mysql_roundtrip,
 }
 
 

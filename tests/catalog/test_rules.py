@@ -193,3 +193,14 @@ def test_condarc_channels(make_catalog: MakeCatalog) -> None:
     catalog = make_catalog({"c1": {**BASE_CLASS, "condarc": "channels:\n  - conda-forge\n  - bioconda\n"}, "c2": BASE_CLASS})
     assert catalog.classes["c1"].channels == ("conda-forge", "bioconda")
     assert catalog.classes["c2"].channels == ("conda-forge",)
+
+
+def test_mysql_class_gets_a_python_client(make_catalog: MakeCatalog) -> None:
+    from jh_pipeline.catalog import class_conda_specs
+
+    yaml = 'target: base\npython_version: "3.11"\nmysql: true\n'
+    catalog = make_catalog({"db": {**BASE_CLASS, "class.yaml": yaml}, "own": {**BASE_CLASS, "class.yaml": yaml,
+                            "requirements.txt": "mysql-connector-python\n"}})
+    names = {key: [s.name for s in class_conda_specs(catalog.common, catalog.classes[key])[0]] for key in ("db", "own")}
+    assert names["db"][-1] == "pymysql"
+    assert "pymysql" not in names["own"]

@@ -87,6 +87,8 @@ def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> No
     latest = e2e["store"].read_latest_manifest(SEMESTER, "demo")
     assert latest is not None and latest.set_id == image["image_tag"]
     assert "conda/conda-linux-64.lock" in latest.files
+    index = e2e["store"].read_bytes(f"{SEMESTER}/index.html").decode()  # the student index
+    assert "demo/latest/conda/environment.yml" in index and f"{repository}:latest" in index
 
     again = _run(e2e, "demo")  # fresh instance, nothing changed: no solve, no build, no retag
     assert again.success

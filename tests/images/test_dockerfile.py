@@ -26,6 +26,7 @@ from jh_pipeline.images.context import (
     APT_COMMON,
     CONDA_LOCK,
     EXTRA_CA,
+    PACKAGES_R,
     PIP_LOCK,
     build_args,
     prepare_build_context,
@@ -78,10 +79,14 @@ def test_prepared_context_has_everything_the_dockerfile_copies(tmp_path: Path) -
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     ctx = prepare_build_context(tmp_path / "ctx", REPO_ROOT, b"version: 6\n", "six==1.16.0",
-                                "git\n# comment\n", "", ca)
+                                "git\n# comment\n", "", ca, packages_r='install.packages("x")\r\n')
     for source in _copy_sources(ctx / "Dockerfile"):
         source = source.replace("${EXTRA_CA_BUNDLE}", EXTRA_CA)
+        if source.startswith("build/julia/"):
+            continue  # added for r_julia classes only (jh_pipeline.images.julia_context.add_julia_files)
         assert (ctx / source).is_file(), source
+    assert (ctx / PACKAGES_R).read_text() == 'install.packages("x")\n'
+    assert (ctx / "scripts/image/start-mysql.sh").stat().st_mode & 0o777 == 0o755
     assert (ctx / "Dockerfile").read_bytes() == (REPO_ROOT / "Dockerfile").read_bytes()
     assert (ctx / APT_COMMON).read_text() == "git\n# comment\n"
     assert (ctx / APT_CLASS).read_bytes() == b""
@@ -95,10 +100,19 @@ def test_prepared_context_has_everything_the_dockerfile_copies(tmp_path: Path) -
 def test_prepared_context_without_ca_and_guards(tmp_path: Path) -> None:
     ctx = prepare_build_context(tmp_path / "ctx", REPO_ROOT, b"lock", "", "", "", None)
     assert (ctx / EXTRA_CA).read_bytes() == b""  # the Dockerfile reads an empty file as "no extra CA"
+    assert (ctx / PACKAGES_R).read_bytes() == b""  # classes without R: the r_lang stage never runs
     with pytest.raises(FileExistsError):
         prepare_build_context(ctx, REPO_ROOT, b"lock", "", "", "", None)
     with pytest.raises(ValueError):
         prepare_build_context(tmp_path / "other", REPO_ROOT, b"  \n", "", "", "", None)
+
+
+def test_cran_default_matches_the_endpoints_default() -> None:
+    from jh_pipeline.defs.resources import EndpointsResource
+
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    assert f"ARG CRAN_REPO={EndpointsResource().cran_repo}\n" in text
+    assert "ARG INSTALL_MYSQL=0\n" in text
 
 
 def test_build_args_leave_defaults_to_the_dockerfile() -> None:
@@ -107,6 +121,11 @@ def test_build_args_leave_defaults_to_the_dockerfile() -> None:
                       keep_ca_bundle=True, kernel_display_name="DS (Python)", pip_index_url="http://x/simple") == {
         "CLASS_NAME": "ds-1.0", "BASE_IMAGE": "jh-local/foundation:latest", "REGISTER_KERNEL": "0",
         "KEEP_CA_BUNDLE": "1", "KERNEL_DISPLAY_NAME": "DS (Python)", "PIP_INDEX_URL": "http://x/simple"}
+    assert build_args("stats", cran_repo="http://127.0.0.1:8080", r_kernel_display_name="R (Stats)",
+                      install_mysql=True) == {
+        "CLASS_NAME": "stats", "CRAN_REPO": "http://127.0.0.1:8080", "R_KERNEL_DISPLAY_NAME": "R (Stats)",
+        "INSTALL_MYSQL": "1"}
+    assert build_args("stats", cran_repo="", install_mysql=False) == {"CLASS_NAME": "stats"}
     for bad in ("", "a b", "x/y", "ä"):
         with pytest.raises(ValueError):
             build_args(bad)

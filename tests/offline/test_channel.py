@@ -50,6 +50,21 @@ def test_repodata_served_over_http(local_channel: LocalChannel) -> None:
     assert {"python", "pip", "six", "packaging", "idna", "attrs", "tabulate", "toolz"} <= set(seen)
 
 
+def test_r_base_stand_in_points_at_debian_r(local_channel: LocalChannel) -> None:
+    assert local_channel.packages["r-base"] == (ch.DEFAULT_R_VERSION,)
+    archive = _archive(local_channel, "linux-64", "r-base-")
+    members = _members(archive)
+    assert members["bin/R"].issym() and members["bin/R"].linkname == "/usr/bin/R"
+    assert members["bin/Rscript"].issym() and members["bin/Rscript"].linkname == "/usr/bin/Rscript"
+    index = _info_json(archive, "index.json")
+    assert (index["name"], index["subdir"], index["depends"]) == ("r-base", "linux-64", [])
+
+
+def test_mysql_client_is_in_the_channel(local_channel: LocalChannel) -> None:
+    assert "pymysql" in local_channel.packages
+    assert any(p.name.startswith("pymysql-") for p in (local_channel.path / "noarch").glob("*.tar.bz2"))
+
+
 def test_python_package_makes_a_venv(local_channel: LocalChannel) -> None:
     archive = _archive(local_channel, "linux-64", "python-")
     members = _members(archive)

@@ -1,0 +1,46 @@
+"""Which in-container smoke checks a class gets (jh_pipeline.images.smoke.SmokePlan)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from jh_pipeline.images.smoke import R_CHECKS, SMOKE_SCRIPT, SmokePlan
+
+PYTHON_CHECKS = ["uid", "imports", "kernelspec", "notebook", "singleuser"]
+
+
+def _smoke_checks_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("smoke_checks", SMOKE_SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_base_class_keeps_the_python_checks() -> None:
+    plan = SmokePlan.for_class("demo", ["six", "ipykernel", "six"], None)
+    assert plan == SmokePlan.for_python_class("demo", ["ipykernel", "six"], None)
+    assert plan.in_container == PYTHON_CHECKS
+    assert plan.r_packages == [] and plan.r_conda_packages == []
+
+
+def test_r_class_adds_the_r_checks_and_package_names() -> None:
+    plan = SmokePlan.for_class(
+        "stats", ["ipykernel", "r-base", "r-randomforest", "r-caret", "numpy"], 8_000_000_000,
+        uses_r=True, r_packages=["GGally", "ggrepel", "GGally"],
+    )
+    assert plan.in_container == PYTHON_CHECKS + R_CHECKS
+    assert plan.r_conda_packages == ["base", "caret", "randomforest"]  # matched case-insensitively in R
+    assert plan.r_packages == ["GGally", "ggrepel"]
+    assert plan.size_budget == 8_000_000_000 and plan.kernels == ["stats"]
+
+
+def test_mysql_class_adds_the_roundtrip() -> None:
+    assert SmokePlan.for_class("db", ["pymysql"], None, mysql=True).in_container == PYTHON_CHECKS + ["mysql_roundtrip"]
+    both = SmokePlan.for_class("db", ["r-base"], None, uses_r=True, mysql=True)
+    assert both.in_container == PYTHON_CHECKS + R_CHECKS + ["mysql_roundtrip"]
+
+
+def test_every_planned_check_exists_in_the_container_script() -> None:
+    checks = _smoke_checks_module().CHECKS
+    assert set(PYTHON_CHECKS + R_CHECKS + ["mysql_roundtrip"]) <= set(checks)
