@@ -7,38 +7,18 @@ and `julia_precompiled` (loading needed no compiling: the image's generic-CPU ca
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import docker
-from docker.models.containers import Container
 
-from jh_pipeline.images.smoke import CheckResult
+from jh_pipeline.images.smoke import CheckResult, run_check_script
 
 JULIA_CHECKS_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "smoke" / "julia_checks.py"
 JULIA_KERNEL = "julia"
 ALL_JULIA_CHECKS = ("kernelspec", "notebook", "packages")
 # Loading a class's packages and a first kernel start can take minutes on a slow machine.
 DEFAULT_TIMEOUT_S = 3600.0
-
-
-def _tar(name: str, data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _remove(container: Container) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.APIError:
-        pass
 
 
 def julia_plan(packages: Iterable[str], *, kernel: str = JULIA_KERNEL,
@@ -65,22 +45,4 @@ def julia_container_checks(
     `julia_checks` result; the container is always removed.
     """
     plan = julia_plan(packages, kernel=kernel, checks=checks)
-    container = client.containers.create(
-        ref, ["python3", "/tmp/jh-smoke/julia_checks.py", json.dumps(plan)], network_mode="host",
-    )
-    try:
-        container.put_archive("/tmp", _tar("jh-smoke/julia_checks.py", JULIA_CHECKS_SCRIPT.read_bytes()))
-        container.start()
-        status = container.wait(timeout=timeout)
-        output = container.logs(stdout=True, stderr=False).decode("utf-8", "replace").strip().splitlines()
-        try:
-            parsed = json.loads(output[-1]) if output else None
-        except json.JSONDecodeError:
-            parsed = None
-        if status.get("StatusCode") != 0 or not isinstance(parsed, list):
-            error = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")[-2000:]
-            return [CheckResult("julia_checks", False,
-                                f"julia_checks.py failed (exit {status.get('StatusCode')}): {error}")]
-        return [CheckResult(r["name"], bool(r["passed"]), r["message"]) for r in parsed]
-    finally:
-        _remove(container)
+    return run_check_script(client, ref, JULIA_CHECKS_SCRIPT, plan, "julia_checks", timeout)

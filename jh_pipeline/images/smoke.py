@@ -9,6 +9,7 @@ adds `mysql_roundtrip`.
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 import json
 import socket
 import tarfile
@@ -114,6 +115,31 @@ def _remove(container: Container) -> None:
         pass
 
 
+def run_check_script(
+    client: docker.DockerClient, ref: str, script: Path, plan: Mapping[str, object], name: str, timeout: float = 900
+) -> list[CheckResult]:
+    """Copy `script` into a container of `ref` (image user, host networking), run it with the JSON
+    plan and return the results it prints as a JSON list. A crash gives one failed `name` result."""
+    container = client.containers.create(
+        ref, ["python3", f"/tmp/jh-smoke/{script.name}", json.dumps(plan)], network_mode="host",
+    )
+    try:
+        container.put_archive("/tmp", _tar(f"jh-smoke/{script.name}", script.read_bytes()))
+        container.start()
+        status = container.wait(timeout=timeout)
+        output = container.logs(stdout=True, stderr=False).decode("utf-8", "replace").strip().splitlines()
+        try:
+            parsed = json.loads(output[-1]) if output else None
+        except json.JSONDecodeError:
+            parsed = None
+        if status.get("StatusCode") != 0 or not isinstance(parsed, list):
+            error = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")[-2000:]
+            return [CheckResult(name, False, f"{script.name} failed (exit {status.get('StatusCode')}): {error}")]
+        return [CheckResult(r["name"], bool(r["passed"]), r["message"]) for r in parsed]
+    finally:
+        _remove(container)
+
+
 def in_container_checks(client: docker.DockerClient, ref: str, plan: SmokePlan) -> list[CheckResult]:
     payload = {
         "checks": plan.in_container, "uid": NB_UID, "env_python": f"/opt/envs/{plan.class_key}/bin/python",
@@ -121,20 +147,7 @@ def in_container_checks(client: docker.DockerClient, ref: str, plan: SmokePlan) 
         "notebooks": plan.notebooks, "env_rscript": f"/opt/envs/{plan.class_key}/bin/Rscript",
         "r_packages": plan.r_packages, "r_conda_packages": plan.r_conda_packages,
     }
-    container = client.containers.create(
-        ref, ["python3", "/tmp/jh-smoke/smoke_checks.py", json.dumps(payload)], network_mode="host",
-    )
-    try:
-        container.put_archive("/tmp", _tar("jh-smoke/smoke_checks.py", SMOKE_SCRIPT.read_bytes()))
-        container.start()
-        status = container.wait(timeout=900)
-        output = container.logs(stdout=True, stderr=False).decode().strip().splitlines()
-        if status.get("StatusCode") != 0 or not output:
-            error = container.logs(stdout=False, stderr=True).decode()[-2000:]
-            return [CheckResult("in_container", False, f"smoke script failed: {error}")]
-        return [CheckResult(r["name"], r["passed"], r["message"]) for r in json.loads(output[-1])]
-    finally:
-        _remove(container)
+    return run_check_script(client, ref, SMOKE_SCRIPT, payload, "in_container")
 
 
 def cache_check(client: docker.DockerClient, ref: str) -> CheckResult:
@@ -189,12 +202,12 @@ def size_check(size: int, budget: int | None) -> CheckResult:
 
 
 def run_smoke_checks(client: docker.DockerClient, ref: str, size: int, plan: SmokePlan) -> list[CheckResult]:
-    return [
-        *in_container_checks(client, ref, plan),
-        cache_check(client, ref),
-        server_check(client, ref),
-        size_check(size, plan.size_budget),
-    ]
+    # The containers are independent and mostly wait (kernel and server start-up): run them side by side.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        inside = pool.submit(in_container_checks, client, ref, plan)
+        cache = pool.submit(cache_check, client, ref)
+        server = pool.submit(server_check, client, ref)
+        return [*inside.result(), cache.result(), server.result(), size_check(size, plan.size_budget)]
 
 
 def summary(results: Iterable[CheckResult]) -> Mapping[str, str]:

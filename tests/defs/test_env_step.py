@@ -16,6 +16,7 @@ from jh_pipeline.defs.context import PipelineContext
 from jh_pipeline.definitions import build_definitions
 from jh_pipeline.store import LocalStore
 from tests.catalog.conftest import write_tree
+from tests.defs.e2e import metadata
 
 SEMESTER = "fall-2026"
 
@@ -49,9 +50,6 @@ def _materialize(defs: dg.Definitions, keys: list[str], resources: dict[str, Any
     )
 
 
-def _metadata(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
-    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 def test_solves_publishes_then_skips_on_a_fresh_instance(
@@ -60,7 +58,7 @@ def test_solves_publishes_then_skips_on_a_fresh_instance(
     defs = _defs(repo, local_channel.url)
     first = _materialize(defs, ["demo/conda_env"], resources)
     assert first.success
-    meta = _metadata(first, "demo/conda_env")
+    meta = metadata(first, "demo/conda_env")
     assert meta["skipped"] is False and meta["conda_packages"] >= 4
     assert meta["solvable_linux-64"] is True
 
@@ -77,7 +75,7 @@ def test_solves_publishes_then_skips_on_a_fresh_instance(
     second = _materialize(_defs(repo, local_channel.url), ["demo/conda_env"], resources)  # new instance: no history
     elapsed = time.monotonic() - started
     assert second.success
-    again = _metadata(second, "demo/conda_env")
+    again = metadata(second, "demo/conda_env")
     assert again["skipped"] is True and again["set_id"] == meta["set_id"]
     assert elapsed < 10
 
@@ -92,7 +90,7 @@ def test_unsatisfiable_class_fails_alone_and_publishes_nothing(
     message = failure.step_failure_data.error.message
     assert "six=99" in message and "broken/requirements.txt:2" in message
     assert LocalStore(tmp_path / "store").list(f"{SEMESTER}/broken") == []
-    assert _metadata(result, "demo/conda_env")["skipped"] is False  # the other class went on
+    assert metadata(result, "demo/conda_env")["skipped"] is False  # the other class went on
 
 
 def test_invalid_class_is_refused_before_solving(tmp_path: Path, local_channel: Any, resources: dict[str, Any]) -> None:
@@ -134,11 +132,11 @@ def test_force_tag_re_solves_unchanged_inputs(repo: Path, local_channel: Any, re
     from jh_pipeline.defs.class_assets import FORCE_TAG
 
     defs = _defs(repo, local_channel.url)
-    first = _metadata(_materialize(defs, ["demo/conda_env"], resources), "demo/conda_env")
+    first = metadata(_materialize(defs, ["demo/conda_env"], resources), "demo/conda_env")
     forced = dg.materialize(
         list(defs.assets or []), instance=dg.DagsterInstance.ephemeral(), resources=resources,
         selection=dg.AssetSelection.assets(dg.AssetKey(["demo", "conda_env"])), tags={FORCE_TAG: "true"},
     )
-    again = _metadata(forced, "demo/conda_env")
+    again = metadata(forced, "demo/conda_env")
     assert again["skipped"] is False  # the semester rebuild re-solves even when nothing changed
     assert again["set_id"] != first["set_id"] and again["set_id"].startswith(first["set_id"] + "-")

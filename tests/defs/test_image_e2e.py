@@ -19,6 +19,7 @@ from jh_pipeline.images.resource import DockerResource
 from jh_pipeline.store import LocalStore
 from jh_pipeline.store.resource import ArtifactStoreResource
 from tests.catalog.conftest import write_tree
+from tests.defs.e2e import metadata, run_class
 from tests.defs.conftest import copy_inputs
 
 SEMESTER = "fall-2026"
@@ -48,28 +49,19 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: 
     return {"defs": defs, "resources": resources, "store": LocalStore(root / "store"), "registry": registry}
 
 
-def _run(e2e: dict[str, Any], cls: str) -> dg.ExecuteInProcessResult:
-    keys = [dg.AssetKey([cls, name]) for name in ("conda_env", "image", "release")]
-    return dg.materialize(
-        list(e2e["defs"].assets or []), instance=dg.DagsterInstance.ephemeral(), resources=e2e["resources"],
-        selection=dg.AssetSelection.assets(*keys), raise_on_error=False,
-    )
 
 
-def _meta(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
-    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
-    return {k: v.value for k, v in events[-1].materialization.metadata.items()} if events else {}
 
 
 def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
-    result = _run(e2e, "demo")
+    result = run_class(e2e, "demo")
     assert result.success
     [check] = result.get_asset_check_evaluations()
     assert check.passed, check.metadata
     assert {"packages_import", "kernelspec", "notebook_executes", "jupyter_server_answers", "runs_as_uid_1000",
             "no_leftover_cache", "jupyterhub_singleuser", "size_budget"} <= set(check.metadata)
 
-    image = _meta(result, "demo/image")
+    image = metadata(result, "demo/image")
     assert image["pushed"] is True and image["digest"].startswith("sha256:")
     assert image["layers"] > 3 and image["size_mb"] > 100
     ref = image["ref"]
@@ -81,7 +73,7 @@ def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> No
                                 network_mode="host", remove=True)
     assert out.decode().strip() == "ok"
 
-    release = _meta(result, "demo/release")
+    release = metadata(result, "demo/release")
     repository = ref.rsplit(":", 1)[0]
     assert f"{repository}:latest" in release["tags"] and f"{repository}:{SEMESTER}" in release["tags"]
     latest = e2e["store"].read_latest_manifest(SEMESTER, "demo")
@@ -90,21 +82,21 @@ def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> No
     index = e2e["store"].read_bytes(f"{SEMESTER}/index.html").decode()  # the student index
     assert "demo/latest/conda/environment.yml" in index and f"{repository}:latest" in index
 
-    again = _run(e2e, "demo")  # fresh instance, nothing changed: no solve, no build, no retag
+    again = run_class(e2e, "demo")  # fresh instance, nothing changed: no solve, no build, no retag
     assert again.success
-    assert _meta(again, "demo/conda_env")["skipped"] is True
-    assert _meta(again, "demo/image")["skipped"] is True
-    assert _meta(again, "demo/release")["skipped"] is True
+    assert metadata(again, "demo/conda_env")["skipped"] is True
+    assert metadata(again, "demo/image")["skipped"] is True
+    assert metadata(again, "demo/release")["skipped"] is True
 
 
 def test_failing_smoke_check_blocks_the_release(e2e: dict[str, Any]) -> None:
-    result = _run(e2e, "tiny")  # a 1 MB budget no image meets
+    result = run_class(e2e, "tiny")  # a 1 MB budget no image meets
     assert not result.success
     [check] = result.get_asset_check_evaluations()
     assert not check.passed
     assert "size_budget" in (check.description or "")
-    assert _meta(result, "tiny/image")["pushed"] is False
-    assert _meta(result, "tiny/release") == {}
+    assert metadata(result, "tiny/image")["pushed"] is False
+    assert metadata(result, "tiny/release") == {}
     assert e2e["store"].read_latest_manifest(SEMESTER, "tiny") is None
     assert not DockerResource(registry=e2e["registry"]).tag_exists(f"{e2e['registry']}/tiny:latest")
 

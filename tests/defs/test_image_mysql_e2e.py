@@ -16,6 +16,7 @@ from jh_pipeline.definitions import build_definitions
 from jh_pipeline.images.resource import DockerResource
 from jh_pipeline.store.resource import ArtifactStoreResource
 from tests.catalog.conftest import write_tree
+from tests.defs.e2e import metadata, run_class
 from tests.defs.conftest import copy_inputs
 from tests.support.docker import free_port
 

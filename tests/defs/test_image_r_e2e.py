@@ -22,6 +22,7 @@ from jh_pipeline.images.smoke import SMOKE_SCRIPT
 from jh_pipeline.store import LocalStore
 from jh_pipeline.store.resource import ArtifactStoreResource
 from tests.catalog.conftest import write_tree
+from tests.defs.e2e import metadata, run_class
 from tests.defs.conftest import copy_inputs
 from tests.support.cran import LocalCran
 
@@ -66,21 +67,12 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: 
     return {"defs": defs, "resources": resources, "store": LocalStore(root / "store"), "registry": registry}
 
 
-def _run(e2e: dict[str, Any], cls: str, names: tuple[str, ...] = ("conda_env", "image", "release")) -> dg.ExecuteInProcessResult:
-    keys = [dg.AssetKey([cls, name]) for name in names]
-    return dg.materialize(
-        list(e2e["defs"].assets or []), instance=dg.DagsterInstance.ephemeral(), resources=e2e["resources"],
-        selection=dg.AssetSelection.assets(*keys), raise_on_error=False,
-    )
 
 
-def _meta(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
-    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
-    return {k: v.value for k, v in events[-1].materialization.metadata.items()} if events else {}
 
 
 def test_r_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
-    result = _run(e2e, "rdemo")
+    result = run_class(e2e, "rdemo")
     assert result.success
     [check] = result.get_asset_check_evaluations()
     assert check.passed, check.metadata
@@ -90,7 +82,7 @@ def test_r_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
     # packages.R's jhdemo and the conda list's r-base (R's `base`) were loaded with library().
     assert "jhdemo" in meta["r_packages_load"] and "base" in meta["r_packages_load"]
 
-    image = _meta(result, "rdemo/image")
+    image = metadata(result, "rdemo/image")
     assert image["pushed"] is True
     ref = image["ref"]
     out = docker.from_env().containers.run(
@@ -112,18 +104,18 @@ def test_r_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
     rows = [line.split("\t")[:3] for line in out.decode().splitlines()]
     assert rows == [["ok", "irkernel", "IRkernel"], ["ok", "JHDEMO", "jhdemo"], ["missing", "notthere", ""]]
 
-    release = _meta(result, "rdemo/release")
+    release = metadata(result, "rdemo/release")
     assert f"{ref.rsplit(':', 1)[0]}:latest" in release["tags"]
     latest = e2e["store"].read_latest_manifest(SEMESTER, "rdemo")
     assert latest is not None and latest.set_id == image["image_tag"]
 
 
 def test_package_that_does_not_install_fails_the_build_and_is_named(e2e: dict[str, Any]) -> None:
-    result = _run(e2e, "rbroken", ("conda_env", "image"))
+    result = run_class(e2e, "rbroken", ("conda_env", "image"))
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
     text = "\n".join(str(e.step_failure_data.error) for e in failures)  # type: ignore[union-attr]
     assert "these packages did not install: notOnCran" in text, text[-3000:]
     assert "jhdemo" not in text.split("these packages did not install:")[1].splitlines()[0]
-    assert _meta(result, "rbroken/image") == {}
+    assert metadata(result, "rbroken/image") == {}
     assert not DockerResource(registry=e2e["registry"]).tag_exists(f"{e2e['registry']}/rbroken:latest")
