@@ -54,9 +54,13 @@ def plan_image(context: dg.AssetExecutionContext, ctx: PipelineContext, spec: Cl
             raise dg.Failure(description=f"{spec.key}: env set {set_id} is not in the store; materialize its env first")
         env_files.update(store.read_set_files(semester, spec.key, set_id))
     uses_r = spec.config.target.uses_r
+    try:
+        base_image, base_id = docker.pin_base_image(endpoints.base_image)
+    except RuntimeError as exc:
+        raise dg.Failure(description=f"{spec.key}: {exc}") from exc
     args = build_args(
         spec.key,
-        base_image=endpoints.base_image,
+        base_image=base_image,
         kernel_display_name=spec.config.display_name or f"Python ({spec.key})",
         pip_index_url=endpoints.pip_index_url or None,
         cran_repo=endpoints.cran_repo if uses_r else None,
@@ -69,7 +73,7 @@ def plan_image(context: dg.AssetExecutionContext, ctx: PipelineContext, spec: Cl
         )
     # Inputs of the build that are neither env files nor build args: packages.R (R targets) and the
     # apt lists (when there are any; classes without keep the tag they had before these counted).
-    inputs = {"TARGET": spec.config.target.value}
+    inputs = {"TARGET": spec.config.target.value, "BASE_ID": base_id}
     if uses_r:
         inputs["PACKAGES_R"] = digest(packages_r(spec))
     apt = [p.name for p in ctx.catalog.common.apt], [p.name for p in spec.apt]
@@ -151,6 +155,7 @@ def materialize_image(
         metadata={
             TAG: plan.tag, "ref": plan.ref, "skipped": False, "pushed": passed, "digest": pushed_digest,
             "size_mb": round(built.size / 1e6, 1), "layers": built.layers,
+            "base_image": plan.args.get("BASE_IMAGE", ""),
         },
     )
     failed = [r for r in results if not r.passed]

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 import dagster as dg
 from pydantic import Field
 
+from jh_pipeline.images.context import DEFAULT_BASE_IMAGE
 from jh_pipeline.store.resource import ArtifactStoreResource, store_resource_from_env
 
-# Production default: the official Jupyter base-notebook image. Sites pin it by digest with
-# JH_BASE_IMAGE=<image>@sha256:<digest> (the digest cannot be looked up from this build machine).
-PRODUCTION_BASE_IMAGE = "quay.io/jupyter/base-notebook:python-3.11"
+# Production default: the official Jupyter base-notebook image, by its dated tag; every build pins
+# it to the digest the tag points at (DockerResource.pin_base_image). JH_BASE_IMAGE=<image>@sha256:...
+# fixes the digest outright.
+PRODUCTION_BASE_IMAGE = DEFAULT_BASE_IMAGE
 
 
 class EndpointsResource(dg.ConfigurableResource):

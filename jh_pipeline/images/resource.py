@@ -132,6 +132,31 @@ class DockerResource(dg.ConfigurableResource):
             digests[target] = self.push(target, log)
         return digests
 
+    def pin_base_image(self, ref: str) -> tuple[str, str]:
+        """(what to build FROM, its identity) for a base image given by tag or digest.
+
+        A tag is pinned to the digest it points at now (from the local copy's RepoDigests or the
+        registry), so a build is reproducible and a moved tag changes the content tag. A local-only
+        image (the offline foundation) has no digest: its image id is the identity.
+        """
+        if "@sha256:" in ref:
+            return ref, ref.rsplit("@", 1)[1]
+        repository = ref.rsplit(":", 1)[0] if ":" in ref.rsplit("/", 1)[-1] else ref
+        try:
+            image = self.client().images.get(ref)
+        except ImageNotFound:
+            image = None
+        if image is not None:
+            for repo_digest in image.attrs.get("RepoDigests") or []:
+                if repo_digest.startswith(repository + "@"):
+                    return repo_digest, repo_digest.rsplit("@", 1)[1]
+            return ref, image.id
+        try:
+            found = self.client().api.inspect_distribution(ref)["Descriptor"]["digest"]
+        except (NotFound, APIError) as exc:
+            raise RuntimeError(f"base image {ref} is neither local nor in its registry (JH_BASE_IMAGE)") from exc
+        return f"{repository}@{found}", found
+
     def image_exists_locally(self, ref: str) -> bool:
         try:
             self.client().images.get(ref)
