@@ -22,7 +22,9 @@ from jh_pipeline.offline.channel import offline_cache_dir
 from jh_pipeline.store import LocalStore
 
 REPO = Path(__file__).resolve().parents[1]
-REGISTRY = "127.0.0.1:5000"
+# The embedded defaults; the test suite moves them aside (ports, folder) to run next to other work.
+REGISTRY_PORT = int(os.environ.get("JH_QUICKSTART_REGISTRY_PORT", "5000"))
+REGISTRY = f"127.0.0.1:{REGISTRY_PORT}"
 PROBE_URL = "https://conda.anaconda.org/conda-forge/noarch/repodata.json"
 FOUNDATION_IMAGE = "jh-local/foundation:latest"
 # A fixed port: the channel URL is part of each env's content hash, so a second run finds its sets.
@@ -98,8 +100,8 @@ def _materialize(profile: Profile, env: dict[str, str]) -> int:
 
 def run_quickstart(class_key: str | None = None, offline: bool | None = None) -> int:
     total = 5
-    work = REPO / ".jh_quickstart"
-    work.mkdir(exist_ok=True)
+    work = Path(os.environ.get("JH_QUICKSTART_DIR") or REPO / ".jh_quickstart")
+    work.mkdir(parents=True, exist_ok=True)
 
     _say(1, total, "validating requirements/")
     catalog = load_catalog(REPO / "requirements")
@@ -110,7 +112,8 @@ def run_quickstart(class_key: str | None = None, offline: bool | None = None) ->
 
     _say(2, total, "starting the Docker engine and the local registry")
     _script("start-dockerd.sh")
-    _script("start-registry.sh", {"PORT": REGISTRY.rsplit(":", 1)[1]})
+    # Left running afterwards, so the image can be pulled; its pid file is in work/registry.
+    _script("start-registry.sh", {"PORT": str(REGISTRY_PORT), "JH_REGISTRY_STATE_DIR": str(work / "registry")})
 
     _say(3, total, "choosing the profile")
     use_offline = not public_endpoints_reachable() if offline is None else offline
