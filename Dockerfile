@@ -78,15 +78,9 @@ ARG DEBIAN_FRONTEND=noninteractive
 
 # OS packages every class gets (requirements/common/apt.txt; one name or name=version per word,
 # '#' comments). An empty list skips apt entirely.
+COPY scripts/image/apt-install.sh /usr/local/bin/jh-apt-install
 COPY build/apt/common.txt /tmp/jh-apt/common.txt
-RUN sed -e 's/#.*//' /tmp/jh-apt/common.txt | tr -s '[:space:]' '\n' | sed -e '/^$/d' > /tmp/jh-apt/pkgs \
- && if [ -s /tmp/jh-apt/pkgs ]; then \
-        apt-get update \
-     && xargs -a /tmp/jh-apt/pkgs apt-get install -y --no-install-recommends \
-     && apt-get clean \
-     && rm -rf /var/lib/apt/lists/*; \
-    fi \
- && rm -rf /tmp/jh-apt
+RUN jh-apt-install /tmp/jh-apt/common.txt && rm -rf /tmp/jh-apt
 
 # MySQL for classes that ask for it (INSTALL_MYSQL=1): a MariaDB server and client from the base
 # image's OS (Debian/Ubuntu names below) and start-mysql.sh, which the notebook user runs to start a
@@ -96,11 +90,9 @@ ARG INSTALL_MYSQL=0
 ARG MYSQL_PACKAGES="mariadb-server-core mariadb-client-core"
 COPY scripts/image/start-mysql.sh /tmp/jh-mysql/start-mysql.sh
 RUN if [ "${INSTALL_MYSQL}" = 1 ]; then \
-        apt-get update \
-     && echo "${MYSQL_PACKAGES}" | xargs apt-get install -y --no-install-recommends \
-     && install -m 0755 /tmp/jh-mysql/start-mysql.sh /usr/local/bin/start-mysql.sh \
-     && apt-get clean \
-     && rm -rf /var/lib/apt/lists/*; \
+        echo "${MYSQL_PACKAGES}" > /tmp/jh-mysql/packages \
+     && jh-apt-install /tmp/jh-mysql/packages \
+     && install -m 0755 /tmp/jh-mysql/start-mysql.sh /usr/local/bin/start-mysql.sh; \
     fi \
  && rm -rf /tmp/jh-mysql
 
@@ -109,14 +101,7 @@ ARG CLASS_NAME
 
 # The class's own OS packages (requirements/classes/<class>/apt.txt).
 COPY build/apt/class.txt /tmp/jh-apt/class.txt
-RUN sed -e 's/#.*//' /tmp/jh-apt/class.txt | tr -s '[:space:]' '\n' | sed -e '/^$/d' > /tmp/jh-apt/pkgs \
- && if [ -s /tmp/jh-apt/pkgs ]; then \
-        apt-get update \
-     && xargs -a /tmp/jh-apt/pkgs apt-get install -y --no-install-recommends \
-     && apt-get clean \
-     && rm -rf /var/lib/apt/lists/*; \
-    fi \
- && rm -rf /tmp/jh-apt
+RUN jh-apt-install /tmp/jh-apt/class.txt && rm -rf /tmp/jh-apt
 
 # The class env, owned by the notebook user like CONDA_DIR in docker-stacks (chowned while copied,
 # so no file is stored twice). Same path in both stages, so prefixes baked into files stay right.
