@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -51,9 +52,13 @@ class DockerResource(dg.ConfigurableResource):
 
     registry: str = Field("127.0.0.1:5000", description="JH_REGISTRY: images are pushed as <registry>/<class>")
     network_mode: str = Field("host", description="JH_DOCKER_NETWORK: network for builds and test containers")
+    registry_username: str = Field("", description="JH_REGISTRY_USERNAME (e.g. _json_key for Artifact Registry)")
+    registry_password_file: str = Field(
+        "", description="JH_REGISTRY_PASSWORD_FILE: file holding the password (e.g. the service-account key)"
+    )
 
     def client(self) -> docker.DockerClient:
-        return docker.from_env(timeout=600)
+        return _client(self.registry.split("/", 1)[0], self.registry_username, self.registry_password_file)
 
     def repository(self, class_key: str) -> str:
         return image_repository(self.registry, class_key)
@@ -165,6 +170,21 @@ class DockerResource(dg.ConfigurableResource):
             return False
 
 
+@lru_cache(maxsize=8)
+def _client(registry_host: str, username: str, password_file: str) -> docker.DockerClient:
+    """One engine client per process and registry login (logging in once, not per call)."""
+    client = docker.from_env(timeout=600)
+    if username:
+        # Explicit credentials: run containers have no `docker login` state. Without them the
+        # engine's own credentials (docker login, credential helpers) apply.
+        password = Path(password_file).read_text().strip() if password_file else ""
+        client.login(username, password, registry=registry_host)
+    return client
+
+
 def docker_resource_from_env() -> DockerResource:
-    fields = {"registry": "JH_REGISTRY", "network_mode": "JH_DOCKER_NETWORK"}
+    fields = {
+        "registry": "JH_REGISTRY", "network_mode": "JH_DOCKER_NETWORK",
+        "registry_username": "JH_REGISTRY_USERNAME", "registry_password_file": "JH_REGISTRY_PASSWORD_FILE",
+    }
     return DockerResource(**{f: dg.EnvVar(v) for f, v in fields.items() if os.environ.get(v)})

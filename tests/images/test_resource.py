@@ -40,3 +40,17 @@ def test_failed_build_names_the_step_and_its_output(docker_engine: docker.Docker
     assert "at Step 3/3 : RUN echo 'compiler says no' && exit 3" in message
     assert "compiler says no" in message and "returned a non-zero code: 3" in message
     assert any("preparing" in line for line in lines)  # the log streamed while it ran
+
+
+def test_registry_credentials_from_a_password_file(docker_engine: docker.DockerClient, registry: str,
+                                                    foundation_image: str, tmp_path: Path) -> None:
+    # The test registry has no auth, so any login succeeds: this checks the wiring end to end
+    # (file read, login to the registry host, then a push with the logged-in client).
+    secret = tmp_path / "key.json"
+    secret.write_text('{"type": "service_account"}\n')
+    resource = DockerResource(registry=f"{registry}/team", registry_username="_json_key",
+                              registry_password_file=str(secret))
+    ref = f"{registry}/team/creds:1"
+    docker_engine.images.get(foundation_image).tag(ref.rsplit(":", 1)[0], "1")
+    assert resource.push(ref, lambda line: None).startswith("sha256:")
+    assert resource.tag_exists(ref)
