@@ -68,6 +68,8 @@ class PipelineContext:
     channel_map: dict[str, str] = field(default_factory=dict)
     steps: ClassSteps = field(default_factory=ClassSteps)
     requirements: Path | None = None  # default: root/requirements
+    # Env keys by class: asked for by several assets at load time and again in runs.
+    _env_keys: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_env(cls) -> PipelineContext:
@@ -89,7 +91,9 @@ class PipelineContext:
         return map_channels(spec.channels, self.channel_map)
 
     def env_key(self, spec: ClassSpec) -> str:
-        return env_key(self.catalog.common, spec, self.channels(spec))
+        if spec.key not in self._env_keys:
+            self._env_keys[spec.key] = env_key(self.catalog.common, spec, self.channels(spec))
+        return self._env_keys[spec.key]
 
     def semester(self, spec: ClassSpec, today: date | None = None) -> str:
         if spec.config and spec.config.semester:
