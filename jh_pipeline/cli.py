@@ -20,10 +20,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.format())
     errors = sum(f.is_error for f in findings)
-    print(
-        f"{len(catalog.classes)} classes checked: {errors} error(s), {len(findings) - errors} warning(s)",
-        file=sys.stderr,
-    )
+    checked = len(catalog.classes) + len(catalog.left_out)
+    print(f"{checked} classes checked: {errors} error(s), {len(findings) - errors} warning(s)", file=sys.stderr)
     return 1 if errors else 0
 
 
@@ -43,19 +41,31 @@ def cmd_new_class(args: argparse.Namespace) -> int:
 
 
 def cmd_workflows(args: argparse.Namespace) -> int:
-    from jh_pipeline.scaffold.workflows import generate
+    from jh_pipeline.scaffold.workflows import check_workflows, generate
 
+    root = _repo_root(args.requirements)
     try:
-        changed = generate(_repo_root(args.requirements), check=args.check)
+        if args.check:
+            issues = check_workflows(root)
+        else:
+            for path in generate(root):
+                print(f"{'wrote' if path.exists() else 'removed'}: {path}")
+            issues = check_workflows(root)  # after writing, only hand-written watchers are left
     except ValueError as exc:  # conflicts with hand-written files, no classes, bad settings
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for path in changed:
-        print(f"{'differs' if args.check else 'wrote'}: {path}")
-    if args.check and changed:
+    if not args.check:
+        for issue in issues:
+            print(f"warning: {issue.format()}", file=sys.stderr)
+        return 0
+    for issue in issues:
+        print(issue.format())
+    if any(issue.kind != "hand-written" for issue in issues):
         print("workflows are out of date: run `jh-pipeline workflows`", file=sys.stderr)
-        return 1
-    return 0
+    if any(issue.kind == "hand-written" for issue in issues):
+        print("hand-written workflows watch class folders: each class is built by its generated workflow only",
+              file=sys.stderr)
+    return 1 if issues else 0
 
 
 def cmd_export_env(args: argparse.Namespace) -> int:
@@ -117,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     new.set_defaults(func=cmd_new_class)
 
     workflows = command("workflows", "(re)generate .github/workflows/<class>.yml for every class")
-    workflows.add_argument("--check", action="store_true", help="exit 1 when a committed workflow is out of date")
+    workflows.add_argument(
+        "--check", action="store_true",
+        help="write nothing; exit 1 when a workflow is missing, differs or is stale, or a hand-written one watches a class",
+    )
     workflows.set_defaults(func=cmd_workflows)
 
     export = command("export-env", "copy a class's released env files (latest/) into a folder")

@@ -115,7 +115,39 @@ def parse_class_config(text: str, path: Path) -> tuple[ClassConfig | None, list[
         return None, findings
 
 
-def parse_condarc(text: str, path: Path) -> tuple[tuple[str, ...], list[Finding]]:
+def _channel_lines(text: str) -> list[int]:
+    """Line of each item of the top-level `channels:` list, in order."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key, value in node.value:
+        if key.value == "channels" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+# conda's channel names, with optional label paths (`nvidia/label/cuda-12.1.0`).
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+
+
+def channel_kind(channel: str) -> str:
+    """'name', 'http' (an http(s) URL), 'local' (a path or another URL scheme), or 'invalid'."""
+    if _WINDOWS_PATH.match(channel) or channel.startswith(("/", ".", "~", "\\")):
+        return "local"
+    scheme = _SCHEME.match(channel)
+    if scheme:
+        return "http" if scheme.group("scheme").lower() in ("http", "https") else "local"
+    return "name" if _CHANNEL_NAME.match(channel) else "invalid"
+
+
+def parse_condarc(
+    text: str, path: Path, *, allow_local_channels: bool = False
+) -> tuple[tuple[str, ...], list[Finding]]:
     try:
         data = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
@@ -125,4 +157,24 @@ def parse_condarc(text: str, path: Path) -> tuple[tuple[str, ...], list[Finding]
         return DEFAULT_CHANNELS, []
     if not isinstance(channels, list) or not all(isinstance(c, str) and c.strip() for c in channels):
         return DEFAULT_CHANNELS, [error(path, _key_lines(text).get("channels", 1), "condarc", "channels must be a list of names or URLs")]
-    return tuple(c.strip() for c in channels), []
+    channels = [c.strip() for c in channels]
+    lines = _channel_lines(text)
+    findings = []
+    for index, channel in enumerate(channels):
+        line = lines[index] if index < len(lines) else _key_lines(text).get("channels", 1)
+        kind = channel_kind(channel)
+        if kind == "local" and not allow_local_channels:
+            findings.append(error(
+                path, line, "local-channel",
+                f"channel '{channel}' is a local path or a non-http(s) URL, which the build cannot use and "
+                "validation will not read; use a channel name or an https URL "
+                "(a site with local channels sets `catalog: {allow_local_channels: true}` in jh_pipeline.yaml)",
+            ))
+        elif kind == "invalid":
+            findings.append(error(path, line, "condarc", f"'{channel}' is neither a channel name nor a URL"))
+    return tuple(channels), findings
+
+
+def key_line(text: str, key: str) -> int:
+    """Line of a top-level key of a YAML mapping (1 when it cannot be found)."""
+    return _key_lines(text).get(key, 1)

@@ -21,6 +21,8 @@ JULIA_FILE = "requirements.jl"
 R_FILE = "packages.R"
 CONDARC_FILE = "condarc"
 APT_FILE = "apt.txt"
+# Folder names that cannot be classes: `common` is the shared lists' asset key prefix and store folder.
+RESERVED_CLASS_NAMES = frozenset({"common"})
 
 
 @dataclass(frozen=True)
@@ -52,23 +54,44 @@ class ClassSpec:
         return [f for f in self.findings if f.is_error]
 
     @property
+    def has_errors(self) -> bool:
+        """The class cannot be built (its config is unknown or a finding is an error)."""
+        return self.config is None or bool(self.errors)
+
+    @property
     def ok(self) -> bool:
-        return self.config is not None and not self.errors
+        return not self.has_errors
 
 
 @dataclass(frozen=True)
 class Catalog:
     root: Path  # the requirements/ folder
     common: CommonLists
-    classes: dict[str, ClassSpec]
-    findings: tuple[Finding, ...] = field(default=())  # common lists and cross-class findings
+    classes: dict[str, ClassSpec]  # every class folder that has a key of its own, broken ones included
+    findings: tuple[Finding, ...] = field(default=())  # common lists, settings, skipped folders
+    # Class folders that cannot have an asset key: a reserved name (`common`), or a key another
+    # folder already has. Each carries the error saying why (for the load logs and validate).
+    left_out: tuple[ClassSpec, ...] = field(default=())
 
     def all_findings(self) -> list[Finding]:
         found = list(self.findings)
-        for spec in self.classes.values():
+        for spec in (*self.classes.values(), *self.left_out):
             found += spec.findings
         return sorted(found, key=lambda f: (f.location, f.message))
 
     @property
     def has_errors(self) -> bool:
         return any(f.is_error for f in self.all_findings())
+
+    @property
+    def common_errors(self) -> list[Finding]:
+        """Errors that stop every class: the common lists and the site settings."""
+        return [f for f in self.findings if f.is_error]
+
+    def errors_of(self, key: str) -> list[Finding]:
+        """What stops class `key` from being built: the common errors and its own. Empty: build it."""
+        return self.common_errors + self.classes[key].errors
+
+    def class_has_errors(self, key: str) -> bool:
+        spec = self.classes[key]
+        return spec.has_errors or bool(self.common_errors)

@@ -8,8 +8,9 @@ import jinja2
 from pydantic import ValidationError
 
 from jh_pipeline.catalog.config import ClassConfig, Target
-from jh_pipeline.catalog.model import CLASS_YAML, CONDA_FILE, JULIA_FILE, PIP_FILE, R_FILE
+from jh_pipeline.catalog.model import CLASS_YAML, CONDA_FILE, JULIA_FILE, PIP_FILE, R_FILE, RESERVED_CLASS_NAMES
 from jh_pipeline.catalog.names import class_key, is_class_key
+from jh_pipeline.catalog.python_versions import is_supported, supported_range
 from jh_pipeline.scaffold.workflows import WorkflowSettings, check_writable, render_workflow, workflow_path
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -52,8 +53,9 @@ def create_class(
 ) -> list[Path]:
     """Create `requirements/classes/NAME/` and `.github/workflows/NAME.yml`; return the created files.
 
-    Refuses (and writes nothing) when NAME is not a valid class key, the class exists, or a
-    hand-written workflow of that name is in the way.
+    Refuses (and writes nothing) when NAME is not a valid class key or is reserved (`common`), the
+    Python is one the server stack does not run, the class exists, or a hand-written workflow of
+    that name is in the way.
     """
     repo_root = Path(repo_root)
     target = Target(target)
@@ -62,10 +64,14 @@ def create_class(
             f"'{name}' is not a valid class name (lowercase letters, digits and '_' only); "
             f"use '{class_key(name)}'"
         )
+    if name in RESERVED_CLASS_NAMES:
+        raise ValueError(f"'{name}' is reserved for the shared lists (requirements/common); choose another class name")
     try:
         config = ClassConfig(target=target, python_version=python_version, mysql=mysql)
     except ValidationError as exc:
         raise ValueError(f"invalid class settings: {exc.errors()[0]['msg']} (python_version='{python_version}')") from exc
+    if not is_supported(python_version):
+        raise ValueError(f"python_version '{python_version}': class envs run on Python {supported_range()} only")
 
     classes_dir = repo_root / "requirements" / "classes"
     existing = _existing_folder(classes_dir, name)

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from jh_pipeline.catalog import Target, load_catalog
+from jh_pipeline.catalog import Target, load_catalog, python_versions
 from jh_pipeline.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / "shared" / "fixtures" / "brown-spring-2026" / "requirements"
 
+# Judged on a day of the semester the fixtures are from: Python 3.9 is past its end of life then,
+# 3.10 not yet. requirements.jl files listing only IJulia (the template) are not findings.
+SPRING_2026 = date(2026, 3, 1)
 EXPECTED = """\
-classes/apma0365/requirements.jl:2: warning: requirements.jl lists packages but target base has no Julia; they are ignored
-classes/biol1435/requirements.jl:2: warning: requirements.jl lists packages but target r_lang has no Julia; they are ignored
+classes/ccv_bootcamp/class.yaml:3: warning: python_version 3.9.23: Python 3.9 reached its end of life on 2025-10-31 (no more security fixes); move the class to a newer Python
 classes/ccv_bootcamp/requirements.jl:31: warning: Julia package 'MLDatasets' repeats line 17
-classes/eeps1430/requirements.jl:2: warning: requirements.jl lists packages but target base has no Julia; they are ignored
+classes/eeps1430/class.yaml:3: warning: python_version 3.9.17: Python 3.9 reached its end of life on 2025-10-31 (no more security fixes); move the class to a newer Python
 classes/eeps1430/requirements.txt:2: warning: conda package name 'netCDF4' is not lowercase; using 'netcdf4'
-classes/neur1630/requirements.jl:2: warning: requirements.jl lists packages but target base has no Julia; they are ignored
-classes/php1560/requirements.jl:2: warning: requirements.jl lists packages but target r_lang has no Julia; they are ignored
-classes/php2560/requirements.jl:2: warning: requirements.jl lists packages but target r_lang has no Julia; they are ignored
+classes/mpa2065/class.yaml:3: warning: python_version 3.9.17: Python 3.9 reached its end of life on 2025-10-31 (no more security fixes); move the class to a newer Python
+classes/neur1630/class.yaml:3: warning: python_version 3.9.17: Python 3.9 reached its end of life on 2025-10-31 (no more security fixes); move the class to a newer Python
+classes/php1560/class.yaml:3: warning: python_version 3.9.23: Python 3.9 reached its end of life on 2025-10-31 (no more security fixes); move the class to a newer Python
+classes/php2560/class.yaml:3: warning: python_version 3.9.23: Python 3.9 reached its end of life on 2025-10-31 (no more security fixes); move the class to a newer Python
 classes/php2650/requirements.txt:74: warning: conda package name 'r-doParallel' is not lowercase; using 'r-doparallel'
 classes/php2650/requirements.txt:77: warning: conda package name 'r-pROC' is not lowercase; using 'r-proc'
 classes/php2650/requirements.txt:80: warning: 'r-caret' repeats 'r-caret=6.*' (line 35); merged as 'r-caret 6.*'
@@ -28,13 +32,14 @@ classes/php2650/requirements.txt:81: warning: conda package name 'r-doMC' is not
 classes/php2650/requirements.txt:82: warning: 'r-randomForest' repeats 'r-randomforest=4.*' (line 53); merged as 'r-randomforest 4.*'
 classes/php2650/requirements.txt:82: warning: conda package name 'r-randomForest' is not lowercase; using 'r-randomforest'
 classes/php2650/requirements.txt:84: warning: conda package name 'r-Metrics' is not lowercase; using 'r-metrics'
-classes/php2691/requirements.jl:2: warning: requirements.jl lists packages but target r_lang has no Julia; they are ignored
+classes/php2691/class.yaml:3: warning: python_version 3.9.17: Python 3.9 reached its end of life on 2025-10-31 (no more security fixes); move the class to a newer Python
 """
 
 
 @pytest.fixture
 def seeded(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(REPO / "requirements")
+    monkeypatch.setattr(python_versions, "today", lambda: SPRING_2026)
     return REPO / "requirements"
 
 

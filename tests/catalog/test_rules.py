@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.catalog.conftest import BASE_CLASS, R_CLASS, MakeCatalog, lines
 
 
@@ -157,28 +159,45 @@ def test_r_julia_without_julia_file(make_catalog: MakeCatalog) -> None:
 def test_files_a_target_never_uses(make_catalog: MakeCatalog) -> None:
     files = {
         **BASE_CLASS,
-        "requirements.jl": 'const julia_packages = [\n "IJulia",\n]\n',
+        "requirements.jl": 'const julia_packages = [\n "IJulia",\n "CSV",\n]\n',
         "packages.R": '# just a comment\ninstall.packages("ggplot2")\n',
     }
     catalog = make_catalog({"c1": files, "c2": {**BASE_CLASS, "packages.R": "# only comments\n"}})
     assert lines(catalog) == [
         "requirements/classes/c1/packages.R:1: warning: packages.R has code but target base has no R; it is ignored",
-        "requirements/classes/c1/requirements.jl:2: warning: requirements.jl lists packages but target base has no Julia; "
+        "requirements/classes/c1/requirements.jl:3: warning: requirements.jl lists packages but target base has no Julia; "
         "they are ignored",
     ]
 
 
-def test_folder_names_are_normalised_and_collisions_rejected(make_catalog: MakeCatalog) -> None:
-    catalog = make_catalog({"CS-101": BASE_CLASS, "cs_101": BASE_CLASS, "Data.2020": BASE_CLASS})
+def test_julia_file_with_only_ijulia_is_fine_without_julia(make_catalog: MakeCatalog) -> None:
+    # The template's requirements.jl lists IJulia alone; r_lang and base classes keep it quietly.
+    template = 'const julia_packages = [\n    "IJulia", # DO NOT REMOVE\n    # add packages here\n]\n'
+    catalog = make_catalog({"c1": {**BASE_CLASS, "requirements.jl": template},
+                            "r1": {**R_CLASS, "requirements.jl": template}})
+    assert lines(catalog) == []
+
+
+def test_folder_names_are_normalised_and_collisions_are_the_two_classes_problem(make_catalog: MakeCatalog) -> None:
+    catalog = make_catalog({"CS-101": BASE_CLASS, "cs_101": BASE_CLASS, "Data.2020": BASE_CLASS, "other": BASE_CLASS})
     assert lines(catalog) == [
         "requirements/classes/CS-101/class.yaml:1: warning: class folder 'CS-101' is not a valid asset key part "
         "([a-z0-9_]); using 'cs_101'",
+        "requirements/classes/CS-101/class.yaml:1: error: class folders 'CS-101' and 'cs_101' both normalise to "
+        "'cs_101'; rename one (neither is built until then)",
         "requirements/classes/Data.2020/class.yaml:1: warning: class folder 'Data.2020' is not a valid asset key part "
         "([a-z0-9_]); using 'data_2020'",
-        "requirements/classes/cs_101/class.yaml:1: error: class folder 'cs_101' and 'CS-101' both normalise to 'cs_101'; "
-        "rename one",
+        "requirements/classes/cs_101/class.yaml:1: error: class folders 'cs_101' and 'CS-101' both normalise to "
+        "'cs_101'; rename one (neither is built until then)",
     ]
-    assert sorted(catalog.classes) == ["cs_101", "data_2020"]
+    # The folder named like the key holds it; the other is left out; neither builds, the rest do.
+    assert sorted(catalog.classes) == ["cs_101", "data_2020", "other"]
+    assert catalog.classes["cs_101"].folder.name == "cs_101"
+    assert [s.folder.name for s in catalog.left_out] == ["CS-101"]
+    assert catalog.class_has_errors("cs_101") and catalog.left_out[0].has_errors
+    assert catalog.common_errors == []  # nothing catalog-wide: other classes are not blocked
+    assert not catalog.class_has_errors("other") and catalog.errors_of("other") == []
+    assert not catalog.class_has_errors("data_2020")
 
 
 def test_unparseable_apt_and_condarc(make_catalog: MakeCatalog) -> None:
@@ -204,3 +223,66 @@ def test_mysql_class_gets_a_python_client(make_catalog: MakeCatalog) -> None:
     names = {key: [s.name for s in class_conda_specs(catalog.common, catalog.classes[key])[0]] for key in ("db", "own")}
     assert names["db"][-1] == "pymysql"
     assert "pymysql" not in names["own"]
+
+
+def test_r_target_without_r_kernel(make_catalog: MakeCatalog) -> None:
+    julia = {"class.yaml": 'target: r_julia\npython_version: "3.11"\n', "requirements.jl": 'julia_packages = ["IJulia"]\n'}
+    catalog = make_catalog({"c1": {**R_CLASS, "requirements.txt": "r-base=4.3.*\n"},
+                            "c2": {**R_CLASS, **julia, "requirements.txt": "r-base\n"}},
+                           common={"requirements.txt": "ipykernel\nr-irkernel\n"})  # from the common list is fine
+    assert lines(catalog) == []
+    catalog = make_catalog({"c1": {**R_CLASS, "requirements.txt": "r-base=4.3.*\n"},
+                            "c2": {**R_CLASS, **julia, "requirements.txt": "r-base\n"}})
+    assert lines(catalog) == [
+        "requirements/classes/c1/requirements.txt:1: error: target r_lang needs the R kernel: add 'r-irkernel' to the conda list",
+        "requirements/classes/c2/requirements.txt:1: error: target r_julia needs the R kernel: add 'r-irkernel' to the conda list",
+    ]
+
+
+def test_python_past_end_of_life_warns_with_the_date(make_catalog: MakeCatalog) -> None:
+    from datetime import date
+
+    yaml = 'target: base\n# the class env\npython_version: "{}"\n'
+    classes = {f"c{v.replace('.', '')}": {**BASE_CLASS, "class.yaml": yaml.format(v)} for v in ("3.9.17", "3.10", "3.13")}
+    assert lines(make_catalog(classes, today=date(2026, 3, 1))) == [
+        "requirements/classes/c3917/class.yaml:3: warning: python_version 3.9.17: Python 3.9 reached its end of life "
+        "on 2025-10-31 (no more security fixes); move the class to a newer Python",
+    ]
+    assert lines(make_catalog(classes, today=date(2026, 11, 1)))[0] == (
+        "requirements/classes/c310/class.yaml:3: warning: python_version 3.10: Python 3.10 reached its end of life "
+        "on 2026-10-31 (no more security fixes); move the class to a newer Python"
+    )
+    assert len(lines(make_catalog(classes, today=date(2026, 10, 31)))) == 1  # 3.10 not past it on the day itself
+    assert make_catalog(classes, today=date(2026, 11, 1)).classes["c310"].ok  # a warning only
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.8.18", "3.14", "3.15.0"])
+def test_python_the_server_stack_does_not_support_is_an_error(make_catalog: MakeCatalog, version: str) -> None:
+    catalog = make_catalog({"c1": {**BASE_CLASS, "class.yaml": f'python_version: "{version}"\ntarget: base\n'}})
+    assert lines(catalog) == [
+        f"requirements/classes/c1/class.yaml:1: error: python_version {version}: the server stack runs class envs "
+        "on Python 3.9 to 3.13 only"
+    ]
+
+
+def test_python_version_table_is_complete_for_the_supported_range() -> None:
+    from jh_pipeline.catalog.python_versions import EOL_DATES, MAX_PYTHON, MIN_PYTHON
+
+    assert all((3, m) in EOL_DATES for m in range(MIN_PYTHON[1], MAX_PYTHON[1] + 1))
+    assert sorted(EOL_DATES.values()) == [EOL_DATES[k] for k in sorted(EOL_DATES)]
+
+
+def test_packages_r_findings_only_for_targets_with_r(make_catalog: MakeCatalog) -> None:
+    script = 'install.packages(c("ggplot2", "DESeq2"))\nremotes::install_github("owner/tool")\n'
+    catalog = make_catalog({"r1": {**R_CLASS, "packages.R": script}, "b1": {**BASE_CLASS, "packages.R": script}})
+    found = lines(catalog)
+    assert [f.split(": ")[0] + ": " + f.split(": ")[1] for f in found] == [
+        "requirements/classes/b1/packages.R:1: warning",  # only "it is ignored"
+        "requirements/classes/r1/packages.R:1: error",
+        "requirements/classes/r1/packages.R:2: warning",
+    ]
+    assert [(p.name, p.source.value) for p in catalog.classes["r1"].r_packages] == [
+        ("ggplot2", "cran"), ("DESeq2", "cran"), ("tool", "github"),
+    ]
+    # Preflight passes the names of its Bioconductor index instead of the built-in list.
+    assert not make_catalog({"r1": {**R_CLASS, "packages.R": script}}, bioconductor={"limma"}).classes["r1"].errors

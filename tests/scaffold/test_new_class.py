@@ -137,3 +137,33 @@ def test_uses_workflow_settings_of_the_repository(repo: Path) -> None:
     text = created[-1].read_text()
     assert "credentials_json: ${{ secrets.HUB_SA_KEY }}" in text
     assert "workload_identity_provider" not in text
+
+
+def test_refuses_the_reserved_name_common(repo: Path) -> None:
+    before = snapshot(repo)
+
+    with pytest.raises(ValueError, match="reserved for the shared lists"):
+        create_class(repo, "common", Target.BASE)
+
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.14"])
+def test_refuses_a_python_the_server_stack_does_not_run(repo: Path, version: str) -> None:
+    before = snapshot(repo)
+
+    with pytest.raises(ValueError, match="3.9 to 3.13 only"):
+        create_class(repo, "data1010", Target.BASE, python_version=version)
+
+    assert snapshot(repo) == before
+
+
+def test_cli_refuses_common(repo: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "jh_pipeline.cli", "new-class", "-c", "common", "-t", "base"],
+                          cwd=repo, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr == "error: 'common' is reserved for the shared lists (requirements/common); choose another class name\n"
+    assert not (repo / "requirements" / "classes" / "common").exists()
