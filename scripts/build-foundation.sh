@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the foundation image (docker/foundation/: stand-in for quay.io/jupyter/base-notebook) on top
-# of the local debootstrap base.
+# Build the foundation image (docker/foundation/: stand-in for quay.io/jupyter/docker-stacks-foundation)
+# on top of the local debootstrap base.
 #
 # Usage: scripts/build-foundation.sh
 #   BASE_IMAGE        (default jh-local/debian:bookworm; scripts/build-local-base.sh makes it)
