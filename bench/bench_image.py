@@ -64,6 +64,9 @@ def materialize(work: Path, channel_url: str, registry: str, keys: list[str]) ->
         "endpoints": EndpointsResource(base_image=FOUNDATION, extra_ca_bundle=CA),
         "docker": DockerResource(registry=registry),
     }
+    # The shared server env and image come first in every run (they cost a lookup once they exist):
+    # a class image builds FROM the server image they record.
+    keys = ["common/server_env", "common/server_image", *keys]
     started = time.perf_counter()
     result = dg.materialize(list(defs.assets or []), resources=resources, instance=dg.DagsterInstance.ephemeral(),
                             selection=dg.AssetSelection.assets(*[dg.AssetKey(k.split("/")) for k in keys]))

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from jh_pipeline.catalog import ClassSpec, CommonLists, class_conda_specs, class_pip_requirements
+from jh_pipeline.settings import ServerStack
 
 # Bump when the env files' format or the resolution logic changes: every class re-solves.
-ENV_FORMAT = "1"
+ENV_FORMAT = "2"
 # What the image build context holds besides the class's lock files (see images/context.py).
-IMAGE_RECIPE_PATHS = ("Dockerfile", "scripts/image", "docker/foundation")
+# docker/foundation is not in the build context: a changed stand-in changes the base image id instead.
+IMAGE_RECIPE_PATHS = ("Dockerfile", "scripts/image")
 
 
 def digest(*parts: str | bytes, length: int = 16) -> str:
@@ -62,6 +64,19 @@ def env_inputs(common: CommonLists, spec: ClassSpec, channels: Iterable[str]) ->
 
 def env_key(common: CommonLists, spec: ClassSpec, channels: Iterable[str]) -> str:
     return digest(json.dumps(env_inputs(common, spec, channels), sort_keys=True))
+
+
+def server_env_key(common: CommonLists, stack: ServerStack, channels: Iterable[str]) -> str:
+    """The server env's inputs: the stack settings and the common lists (as the class key, normalised)."""
+    inputs = {
+        "format": ENV_FORMAT,
+        "python": stack.python_version,
+        "channels": list(channels),
+        "stack": stack.conda_specs(),
+        "conda": sorted(s.spec for s in common.conda),
+        "pip": sorted(r.line for r in common.pip),
+    }
+    return digest(json.dumps(inputs, sort_keys=True))
 
 
 def recipe_hash(repo_root: Path) -> str:

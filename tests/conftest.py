@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.channel",
     "tests.support.docker",
     "tests.support.cran",
+    "tests.support.pipeline",
 ]

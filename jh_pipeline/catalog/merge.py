@@ -19,11 +19,17 @@ def _conflicts_only(findings: list[Finding], rule: str) -> list[Finding]:
 MYSQL_CLIENTS = ("pymysql", "mysql-connector-python", "mysqlclient")
 
 
+# `sqlite: true` gives the class env the xeus-sqlite kernel (registered next to the Python kernel).
+SQLITE_KERNEL_PACKAGE = "xeus-sqlite"
+
+
 def class_conda_specs(common: CommonLists, spec: ClassSpec) -> tuple[list[CondaSpec], list[Finding]]:
     merged, findings = merge_conda_specs([*common.conda, *spec.conda])
+    where = Location(spec.folder / CLASS_YAML, 1)
     if spec.config is not None and spec.config.mysql and not any(s.name in MYSQL_CLIENTS for s in merged):
-        where = Location(spec.folder / CLASS_YAML, 1)
         merged.append(CondaSpec("pymysql", None, None, None, where, "pymysql (mysql: true)"))
+    if spec.config is not None and spec.config.sqlite and not any(s.name == SQLITE_KERNEL_PACKAGE for s in merged):
+        merged.append(CondaSpec(SQLITE_KERNEL_PACKAGE, None, None, None, where, f"{SQLITE_KERNEL_PACKAGE} (sqlite: true)"))
     return merged, _conflicts_only(findings, "common-conflict")
 
 

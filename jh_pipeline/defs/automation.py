@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from jh_pipeline.defs.class_assets import FORCE_TAG, GROUP
+from jh_pipeline.defs.keys import FORCE_TAG
 
 # Early January and early August: before spring and fall terms. Override with JH_SEMESTER_CRON.
 DEFAULT_SEMESTER_CRON = "0 3 2 1,8 *"
@@ -23,10 +23,11 @@ def observe_cron() -> str:
 
 
 def build_all_job() -> dg.UnresolvedAssetJobDefinition:
-    # groups() leaves out the observable source assets: they are observed, not built.
+    # all() leaves out the observable source assets: they are observed, not built. (Groups are per
+    # class, nested under classes/, which AssetSelection.groups("classes") would not match.)
     return dg.define_asset_job(
         "semester_rebuild",
-        selection=dg.AssetSelection.groups(GROUP),
+        selection=dg.AssetSelection.all(),
         tags={FORCE_TAG: "true"},
         description="Re-solve and rebuild every class with the newest package versions, then release.",
     )

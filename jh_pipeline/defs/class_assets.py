@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Dagster inspects the context type 
 """
 
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 
@@ -11,13 +12,12 @@ import dagster as dg
 
 from jh_pipeline.catalog import ClassSpec
 from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.env_steps import refuse_invalid
+from jh_pipeline.defs.keys import (
+    COMMON_GROUP, COMMON_KEY, FORCE_TAG, RESOURCES, SERVER_CHECK, SERVER_ENV_KEY, SERVER_IMAGE_KEY, SMOKE_CHECK, class_group, class_keys,
+)
 
-GROUP = "classes"
-COMMON_KEY = dg.AssetKey(["common", "requirements"])
-# Run tag (and CI variable) that re-solves and rebuilds even when the inputs are unchanged.
-FORCE_TAG = "jh/force_resolve"
-SMOKE_CHECK = "smoke_tests"
-RESOURCES = {"store", "docker", "endpoints"}
+log = logging.getLogger("jh_pipeline")
 
 # Materialize when inputs changed (observed data versions) or when the content hash moved.
 ON_CHANGE = dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()
@@ -28,10 +28,6 @@ def forced(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> bool:
     return tag.lower() in ("1", "true", "yes") or os.environ.get("JH_FORCE_RESOLVE", "").lower() in ("1", "true", "yes")
 
 
-def class_keys(key: str) -> dict[str, dg.AssetKey]:
-    return {name: dg.AssetKey([key, name]) for name in ("requirements", "conda_env", "julia_env", "image", "release")}
-
-
 def _tags(spec: ClassSpec) -> dict[str, str]:
     assert spec.config is not None
     return {"class": spec.key, "target": spec.config.target.value}
@@ -40,7 +36,7 @@ def _tags(spec: ClassSpec) -> dict[str, str]:
 def common_requirements(ctx: PipelineContext, observe_cron: str) -> dg.SourceAsset:
     @dg.observable_source_asset(
         key=COMMON_KEY,
-        group_name=GROUP,
+        group_name=COMMON_GROUP,
         description="The shared lists in requirements/common (data version: hash of the folder).",
         automation_condition=dg.AutomationCondition.cron_tick_passed(observe_cron),
     )
@@ -50,17 +46,63 @@ def common_requirements(ctx: PipelineContext, observe_cron: str) -> dg.SourceAss
     return _observe
 
 
+def server_assets(ctx: PipelineContext) -> list[object]:
+    """The notebook server env and the shared server image every class image builds FROM."""
+
+    @dg.asset(
+        key=SERVER_ENV_KEY,
+        deps=[COMMON_KEY],
+        group_name=COMMON_GROUP,
+        kinds={"conda", "python"},
+        code_version=ctx.server_env_key,
+        automation_condition=ON_CHANGE,
+        required_resource_keys=RESOURCES,
+        description="The notebook server env (jh_pipeline.yaml `server:` + requirements/common), solved and locked.",
+    )
+    def server_env(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return ctx.steps.server_env(context, ctx, forced(context))
+
+    @dg.multi_asset(
+        name="common__server_image",
+        specs=[
+            dg.AssetSpec(
+                SERVER_IMAGE_KEY,
+                deps=[SERVER_ENV_KEY],
+                group_name=COMMON_GROUP,
+                kinds={"docker"},
+                code_version=ctx.recipe,
+                automation_condition=ON_CHANGE,
+                description="The shared server image (foundation + common apt + server env), pushed by content tag.",
+            )
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                SERVER_CHECK,
+                asset=SERVER_IMAGE_KEY,
+                blocking=True,
+                description="Common server/lab extensions enabled, JupyterLab and hub versions, git, HTML/PDF export.",
+            )
+        ],
+        required_resource_keys=RESOURCES,
+    )
+    def server_image(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        yield from ctx.steps.server_image(context, ctx, forced(context))
+
+    return [server_env, server_image]
+
+
 def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> list[object]:
     assert spec.config is not None, "classes without a valid class.yaml have no assets"
     keys = class_keys(spec.key)
     tags = _tags(spec)
+    group = class_group(spec.key)
     owners = list(spec.config.owners)
     target = spec.config.target
     title = spec.config.display_name or spec.key
 
     @dg.observable_source_asset(
         key=keys["requirements"],
-        group_name=GROUP,
+        group_name=group,
         tags=tags,
         description=f"{title}: the class folder {spec.folder.name}/ (data version: hash of its files).",
         automation_condition=dg.AutomationCondition.cron_tick_passed(observe_cron),
@@ -73,7 +115,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
     @dg.asset(
         key=keys["conda_env"],
         deps=env_deps,
-        group_name=GROUP,
+        group_name=group,
         tags=tags,
         kinds={"conda", "python"},
         owners=owners,
@@ -86,14 +128,14 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
         return ctx.steps.conda_env(context, ctx, spec, forced(context))
 
     assets: list[object] = [requirements, conda_env]
-    image_deps = [keys["conda_env"]]
+    image_deps = [keys["conda_env"], SERVER_IMAGE_KEY]
 
     if target.uses_julia:
 
         @dg.asset(
             key=keys["julia_env"],
             deps=env_deps,
-            group_name=GROUP,
+            group_name=group,
             tags=tags,
             kinds={"julia"},
             owners=owners,
@@ -114,7 +156,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
             dg.AssetSpec(
                 keys["image"],
                 deps=image_deps,
-                group_name=GROUP,
+                group_name=group,
                 tags=tags,
                 kinds={"docker"},
                 owners=owners,
@@ -128,7 +170,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
                 SMOKE_CHECK,
                 asset=keys["image"],
                 blocking=True,
-                description="Packages import, kernels run a notebook, Jupyter answers, uid 1000, no caches, size budget.",
+                description="Default kernel is the class env and imports its packages, terminal python/pip, Jupyter answers, uid 1000, no caches, size budget.",
             )
         ],
         op_tags={"jh/class": spec.key},
@@ -140,7 +182,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
     @dg.asset(
         key=keys["release"],
         deps=[keys["image"]],
-        group_name=GROUP,
+        group_name=group,
         tags=tags,
         kinds={"docker", "gcs"},
         owners=owners,
@@ -155,9 +197,39 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
     return assets
 
 
+def broken_class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> list[object]:
+    """A class whose class.yaml is unusable still shows, as its folder and an env step that names the errors."""
+    keys = class_keys(spec.key)
+    tags = {"class": spec.key}
+
+    @dg.observable_source_asset(
+        key=keys["requirements"], group_name=class_group(spec.key), tags=tags,
+        description=f"{spec.key}: the class folder {spec.folder.name}/ (it has errors: run jh-pipeline validate).",
+        automation_condition=dg.AutomationCondition.cron_tick_passed(observe_cron),
+    )
+    def requirements() -> dg.DataVersion:
+        return dg.DataVersion(ctx.class_hash(spec))
+
+    @dg.asset(
+        key=keys["conda_env"], deps=[keys["requirements"]], group_name=class_group(spec.key), tags=tags,
+        description=f"{spec.key}: has errors; fix them (jh-pipeline validate), then its image assets appear.",
+    )
+    def conda_env() -> dg.MaterializeResult:
+        refuse_invalid(ctx, spec)
+        raise dg.Failure(description=f"class {spec.key} has errors; run jh-pipeline validate")
+
+    return [requirements, conda_env]
+
+
 def all_class_assets(ctx: PipelineContext, observe_cron: str) -> Sequence[object]:
-    assets: list[object] = [common_requirements(ctx, observe_cron)]
+    assets: list[object] = [common_requirements(ctx, observe_cron), *server_assets(ctx)]
     for spec in ctx.catalog.classes.values():
         if spec.config is not None:
             assets += class_assets(ctx, spec, observe_cron)
+        else:
+            log.warning("class %s has errors and no usable class.yaml; run jh-pipeline validate:\n%s", spec.key,
+                        "\n".join(f.format() for f in spec.findings))
+            assets += broken_class_assets(ctx, spec, observe_cron)
+    for spec in ctx.catalog.left_out:
+        log.warning("folder %s is left out of the graph:\n%s", spec.folder, "\n".join(f.format() for f in spec.findings))
     return assets

@@ -12,8 +12,9 @@ from typing import Any
 
 from jh_pipeline.catalog import Catalog, ClassSpec, load_catalog
 from jh_pipeline.defs.resources import map_channels, parse_channel_map
-from jh_pipeline.hashing import env_key, folder_hash, recipe_hash
+from jh_pipeline.hashing import env_key, folder_hash, recipe_hash, server_env_key
 from jh_pipeline.semester import semester_for
+from jh_pipeline.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +51,22 @@ def _release(*args: Any) -> Any:
     return materialize_release(*args)
 
 
+# common step(context, pipeline context, force) -> what the asset returns (or yields).
+CommonStep = Callable[[Any, "PipelineContext", bool], Any]
+
+
+def _server_env(*args: Any) -> Any:
+    from jh_pipeline.defs.server_steps import materialize_server_env
+
+    return materialize_server_env(*args)
+
+
+def _server_image(*args: Any) -> Iterator[Any]:
+    from jh_pipeline.defs.server_steps import materialize_server_image
+
+    return materialize_server_image(*args)
+
+
 @dataclass(frozen=True)
 class ClassSteps:
     """The bodies of the per-class assets: plain functions, imported only when a run needs them."""
@@ -58,6 +75,8 @@ class ClassSteps:
     julia_env: Step = _julia_env
     image: Step = _image
     release: Step = _release
+    server_env: CommonStep = _server_env
+    server_image: CommonStep = _server_image
 
 
 @dataclass
@@ -68,6 +87,7 @@ class PipelineContext:
     channel_map: dict[str, str] = field(default_factory=dict)
     steps: ClassSteps = field(default_factory=ClassSteps)
     requirements: Path | None = None  # default: root/requirements
+    settings: Settings | None = None  # default: jh_pipeline.yaml at root (or JH_CONFIG)
     # Env keys by class: asked for by several assets at load time and again in runs.
     _env_keys: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -84,6 +104,10 @@ class PipelineContext:
         return load_catalog(self.requirements or self.root / "requirements")
 
     @cached_property
+    def site(self) -> Settings:
+        return self.settings or load_settings(self.root)
+
+    @cached_property
     def recipe(self) -> str:
         return recipe_hash(self.root)
 
@@ -94,6 +118,18 @@ class PipelineContext:
         if spec.key not in self._env_keys:
             self._env_keys[spec.key] = env_key(self.catalog.common, spec, self.channels(spec))
         return self._env_keys[spec.key]
+
+    def server_channels(self) -> tuple[str, ...]:
+        """The server env's channels: conda-forge (after the channel map, like a class's)."""
+        return map_channels(("conda-forge",), self.channel_map)
+
+    @cached_property
+    def server_env_key(self) -> str:
+        return server_env_key(self.catalog.common, self.site.server, self.server_channels())
+
+    def run_semester(self, today: date | None = None) -> str:
+        """The semester of the shared server env and image: the date's."""
+        return semester_for(today or date.today())
 
     def semester(self, spec: ClassSpec, today: date | None = None) -> str:
         if spec.config and spec.config.semester:

@@ -22,11 +22,13 @@ SET_ID = "set_id"
 JULIA_DIR = "julia"
 
 
-def _refuse_invalid(ctx: PipelineContext, spec: ClassSpec) -> None:
-    errors = [f for f in ctx.catalog.findings if f.is_error] + spec.errors
+def refuse_invalid(ctx: PipelineContext, spec: ClassSpec) -> None:
+    """A class with errors (its own, or the common lists') is refused; other classes go on."""
+    errors = ctx.catalog.errors_of(spec.key)
     if errors:
+        lines = "\n".join(f.format() for f in errors)
         raise dg.Failure(
-            description=f"{spec.key}: the class does not validate; nothing was solved or published",
+            description=f"class {spec.key} has errors; run jh-pipeline validate (nothing was solved or published)\n{lines}",
             metadata={"findings": dg.MetadataValue.md("\n".join(f"- `{f.format()}`" for f in errors))},
         )
 
@@ -58,21 +60,25 @@ def upstream_set_id(context: dg.AssetExecutionContext, env_key: dg.AssetKey, def
     return default
 
 
-def materialize_conda_env(
-    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
-) -> dg.MaterializeResult:
-    _refuse_invalid(ctx, spec)
-    store = context.resources.store.get_store()
-    if not force and (skipped := _skipped(store, ctx, spec, context.log)) is not None:
-        return skipped
+def env_settings(context: dg.AssetExecutionContext) -> EnvSettings:
     endpoints = context.resources.endpoints
-    settings = EnvSettings(
+    return EnvSettings(
         channel_alias=endpoints.channel_alias or None,
         pip=PipIndexConfig(
             index_url=endpoints.pip_index_url or PipIndexConfig().index_url,
             ca_bundle=endpoints.extra_ca_bundle or None,
         ),
     )
+
+
+def materialize_conda_env(
+    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
+) -> dg.MaterializeResult:
+    refuse_invalid(ctx, spec)
+    store = context.resources.store.get_store()
+    if not force and (skipped := _skipped(store, ctx, spec, context.log)) is not None:
+        return skipped
+    settings = env_settings(context)
     semester = ctx.semester(spec)
     try:
         env = resolve_conda_env(ctx.catalog.common, spec, ctx.channels(spec), settings, semester, context.log.info)
@@ -101,7 +107,7 @@ def materialize_conda_env(
 def materialize_julia_env(
     context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
 ) -> dg.MaterializeResult:
-    _refuse_invalid(ctx, spec)
+    refuse_invalid(ctx, spec)
     store = context.resources.store.get_store()
     semester, key = ctx.semester(spec), julia_key(ctx, spec)
     if not force and store.has_set(semester, spec.key, key):

@@ -11,7 +11,7 @@ from pydantic import Field
 from jh_pipeline.images.context import DEFAULT_BASE_IMAGE
 from jh_pipeline.store.resource import ArtifactStoreResource, store_resource_from_env
 
-# Production default: the official Jupyter base-notebook image, by its dated tag; every build pins
+# Production default: the official docker-stacks-foundation image, by its dated tag; every build pins
 # it to the digest the tag points at (DockerResource.pin_base_image). JH_BASE_IMAGE=<image>@sha256:...
 # fixes the digest outright.
 PRODUCTION_BASE_IMAGE = DEFAULT_BASE_IMAGE

@@ -35,7 +35,7 @@ from rattler import (
     install,
     solve,
 )
-from rattler.exceptions import InvalidMatchSpecError, SolverError
+from rattler.exceptions import FetchRepoDataError, GatewayError, InvalidMatchSpecError, SolverError
 from rattler.platform import Subdir
 
 CHANNEL_ALIAS_ENV = "JH_CONDA_CHANNEL_ALIAS"
@@ -64,6 +64,10 @@ class CondaEnvError(Exception):
 
 class InvalidSpecError(CondaEnvError):
     """A MatchSpec that rattler cannot parse."""
+
+
+class ChannelUnreachableError(CondaEnvError):
+    """A channel's repodata could not be read (down, wrong URL, no network, TLS)."""
 
 
 class UnsatisfiableError(CondaEnvError):
@@ -217,6 +221,12 @@ async def solve_lock_async(
             add_pip_as_python_dependency=add_pip,
             timeout=timeout,
         )
+    except (GatewayError, FetchRepoDataError) as error:
+        urls = ", ".join(c.base_url for c in resolved)
+        raise ChannelUnreachableError(
+            f"cannot read the conda channel(s) {urls}: check JH_CHANNEL_MAP and JH_CONDA_CHANNEL_ALIAS, "
+            f"the settings that point at them\n{error}"
+        ) from error
     except SolverError as error:
         explanation = str(error)
         message, involved = unsatisfiable_message(explanation, all_specs, platform, channels, origins)

@@ -1,21 +1,30 @@
-"""A class's environment files: conda solve + lock, pip lock, student README (one source of truth)."""
+"""Environment files of a class env or of the server env: conda solve + lock, pip lock, student README.
+
+One resolver for both: a class env (folder `conda/`: the class kernel env, common + class lists) and
+the server env (folder `server/`: the notebook server stack + the common lists).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from jh_pipeline.catalog import ClassSpec, CommonLists, class_conda_specs, class_pip_requirements
+from jh_pipeline.catalog.conda import CondaSpec
+from jh_pipeline.catalog.pip import PipRequirement
 from jh_pipeline.envs.conda import STUDENT_PLATFORMS, check_platform, lock_hash, solve_lock, write_env_files
 from jh_pipeline.envs.pip_lock import PipIndexConfig, resolve_pip_lock
 from jh_pipeline.envs.student_readme import render_student_readme
+from jh_pipeline.settings import ServerStack
 
-CONDA_DIR = "conda"
+CONDA_DIR = "conda"  # the class env's files in a set
+SERVER_DIR = "server"  # the server env's files in a set
 PIP_LOCK = "requirements.pip.lock"
 EXPLICIT_LOCK = "conda-linux-64.lock"
 RATTLER_LOCK = "conda-lock.yml"
+SERVER_ENV_NAME = "jupyter-server"
 
 Log = Callable[[str], None]
 
@@ -27,8 +36,24 @@ class EnvSettings:
 
 
 @dataclass(frozen=True)
+class EnvRequest:
+    """What to solve: specs with the file:line each came from, for one folder of a set."""
+
+    name: str  # env name in environment.yml
+    folder: str  # CONDA_DIR or SERVER_DIR
+    role: str  # "class" or "server" (the README says which to use for what)
+    python_version: str
+    target: str
+    channels: tuple[str, ...]
+    conda: tuple[str, ...]
+    pip: tuple[str, ...] = ()
+    origins: dict[str, str] = field(default_factory=dict)  # conda name -> where it was asked for
+    pip_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CondaEnvFiles:
-    files: dict[str, bytes]  # paths relative to the set, under conda/
+    files: dict[str, bytes]  # paths relative to the set, under the request's folder
     lock_hash: str
     package_count: int
     pip_pins: dict[str, str]
@@ -36,57 +61,87 @@ class CondaEnvFiles:
     warnings: list[str]
 
 
-def resolve_conda_env(
-    common: CommonLists, spec: ClassSpec, channels: tuple[str, ...], settings: EnvSettings, semester: str, log: Log
-) -> CondaEnvFiles:
-    assert spec.config is not None
-    conda_specs, _ = class_conda_specs(common, spec)
-    specs = [s.spec for s in conda_specs]
+def _origins(lines: Iterable[CondaSpec]) -> dict[str, str]:
     # A merged spec may come from several lines (common + class): name them all.
     where: dict[str, list[str]] = {}
-    for line in (*common.conda, *spec.conda):
+    for line in lines:
         where.setdefault(line.name, []).append(f"{line.location} '{line.raw}'")
-    origins = {name: ", ".join(places) for name, places in where.items()}
-    log(f"solving {len(specs)} conda specs for linux-64 from {', '.join(channels)}")
-    solution = solve_lock(
-        specs, channels, spec.config.python_version, origins=origins, alias=settings.channel_alias
-    )
-    log(f"solved: {len(solution.records)} packages")
+    return {name: ", ".join(places) for name, places in where.items()}
 
+
+def class_env_request(common: CommonLists, spec: ClassSpec, channels: tuple[str, ...]) -> EnvRequest:
+    assert spec.config is not None
+    conda_specs, _ = class_conda_specs(common, spec)
     pip_reqs, _ = class_pip_requirements(common, spec)
-    pip_lines = [r.line for r in pip_reqs]
-    pip_lock = resolve_pip_lock(
-        pip_lines, spec.config.python_version, origins=[str(r.location) for r in pip_reqs], config=settings.pip
+    return EnvRequest(
+        name=spec.key, folder=CONDA_DIR, role="class", python_version=spec.config.python_version,
+        target=spec.config.target.value, channels=channels, conda=tuple(s.spec for s in conda_specs),
+        pip=tuple(r.line for r in pip_reqs), origins=_origins((*common.conda, *spec.conda)),
+        pip_origins=tuple(str(r.location) for r in pip_reqs),
     )
-    if pip_lines:
-        log(f"pip: {len(pip_lock.pins)} pins for {len(pip_lines)} requirements")
+
+
+def server_env_request(common: CommonLists, stack: ServerStack, channels: tuple[str, ...]) -> EnvRequest:
+    """The server stack from jh_pipeline.yaml plus the common lists (their plugins load in this server)."""
+    stack_specs = stack.conda_specs()
+    stack_names = {s.split()[0] for s in stack_specs}
+    common_specs = [s for s in common.conda if s.name not in stack_names]
+    pip: list[PipRequirement] = list(common.pip)
+    origins = {s.split()[0]: "jh_pipeline.yaml server:" for s in stack_specs} | _origins(common_specs)
+    return EnvRequest(
+        name=SERVER_ENV_NAME, folder=SERVER_DIR, role="server", python_version=stack.python_version,
+        target="base", channels=channels, conda=tuple(stack_specs + [s.spec for s in common_specs]),
+        pip=tuple(r.line for r in pip), origins=origins, pip_origins=tuple(str(r.location) for r in pip),
+    )
+
+
+def resolve_env(request: EnvRequest, settings: EnvSettings, semester: str, log: Log) -> CondaEnvFiles:
+    log(f"{request.name}: solving {len(request.conda)} conda specs for linux-64 from {', '.join(request.channels)}")
+    solution = solve_lock(
+        list(request.conda), request.channels, request.python_version, origins=request.origins,
+        alias=settings.channel_alias,
+    )
+    log(f"{request.name}: solved, {len(solution.records)} packages")
+
+    pip_lock = resolve_pip_lock(list(request.pip), request.python_version, origins=list(request.pip_origins),
+                                config=settings.pip)
+    if request.pip:
+        log(f"{request.name}: pip, {len(pip_lock.pins)} pins for {len(request.pip)} requirements")
 
     no_builds = sorted({f"{r.name.normalized}={r.version}" for r in solution.records})
     solvable: dict[str, bool] = {"linux-64": True}
     for platform in STUDENT_PLATFORMS:
-        ok, message = check_platform(no_builds, channels, platform, alias=settings.channel_alias)
+        ok, message = check_platform(no_builds, request.channels, platform, alias=settings.channel_alias)
         solvable[platform] = ok
-        log(f"{platform}: {'solvable' if ok else 'not solvable: ' + message.splitlines()[0]}")
+        log(f"{request.name}: {platform}: {'solvable' if ok else 'not solvable: ' + message.splitlines()[0]}")
 
+    folder = request.folder
     with TemporaryDirectory() as tmp:
-        written = write_env_files(solution, Path(tmp), spec.key, pip_lines=[f"{n}=={v}" for n, v in sorted(pip_lock.pins.items())])
-        files = {f"{CONDA_DIR}/{name}": path.read_bytes() for name, path in written.items()}
+        pins = [f"{n}=={v}" for n, v in sorted(pip_lock.pins.items())]
+        written = write_env_files(solution, Path(tmp), request.name, pip_lines=pins)
+        files = {f"{folder}/{name}": path.read_bytes() for name, path in written.items()}
     if pip_lock.text:
-        files[f"{CONDA_DIR}/{PIP_LOCK}"] = pip_lock.text.encode()
-    files[f"{CONDA_DIR}/README.md"] = render_student_readme(
-        class_name=spec.key,
-        semester=semester,
-        python_version=spec.config.python_version,
-        target=spec.config.target.value,
-        files=[name.removeprefix(f"{CONDA_DIR}/") for name in files],
-        solvable=solvable,
-        pip_lock_hashed=bool(pip_lock.hashes),
+        files[f"{folder}/{PIP_LOCK}"] = pip_lock.text.encode()
+    files[f"{folder}/README.md"] = render_student_readme(
+        class_name=request.name, semester=semester, python_version=request.python_version,
+        target=request.target, files=[name.removeprefix(f"{folder}/") for name in files], solvable=solvable,
+        pip_lock_hashed=bool(pip_lock.hashes), role=request.role,
     ).encode()
     return CondaEnvFiles(
         files=files,
-        lock_hash=lock_hash(files[f"{CONDA_DIR}/{EXPLICIT_LOCK}"].decode()),
+        lock_hash=lock_hash(files[f"{folder}/{EXPLICIT_LOCK}"].decode()),
         package_count=len(solution.records),
         pip_pins=pip_lock.pins,
         solvable=solvable,
         warnings=list(pip_lock.warnings),
     )
+
+
+def resolve_conda_env(
+    common: CommonLists, spec: ClassSpec, channels: tuple[str, ...], settings: EnvSettings, semester: str, log: Log
+) -> CondaEnvFiles:
+    return resolve_env(class_env_request(common, spec, channels), settings, semester, log)
+
+
+def requested_names(request_conda: Sequence[str]) -> list[str]:
+    return [s.split("::")[-1].split()[0] for s in request_conda]

@@ -51,12 +51,17 @@ def render_student_readme(
     env_name: str | None = None,
     julia_version: str | None = None,
     pip_lock_hashed: bool = False,
+    role: str = "class",
 ) -> str:
     """Render the README for a folder holding `files` (names only; unknown names are ignored).
 
     `solvable` maps conda platforms (e.g. "osx-arm64") to whether the environment solves there.
     `pip_lock_hashed` adds the hint for pip hash mismatches on other platforms.
+    `role` is "class" (the class's kernel env, folder conda/) or "server" (JupyterLab and the
+    plugins, folder server/): the README says which to use for what.
     """
+    if role not in ("class", "server"):
+        raise ValueError(f"unknown role {role!r}")
     if target not in TARGET_DESCRIPTIONS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGET_DESCRIPTIONS)}")
     present = frozenset(files)
@@ -76,6 +81,7 @@ def render_student_readme(
             env_name=env_name or class_name,
             julia_version=julia_version,
             pip_lock_has_hashes=pip_lock_hashed,
+            role=role,
         )
     )
     # Template blocks leave runs of blank lines; Markdown needs at most one.

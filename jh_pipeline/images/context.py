@@ -1,16 +1,20 @@
-"""The docker build context of a class image: the shared Dockerfile plus the class's locked inputs.
+"""The docker build context of the server image or of a class image: the shared Dockerfile plus locks.
 
 Layout (what the repository's ``Dockerfile`` COPYs)::
 
     Dockerfile
     scripts/image/...                 run inside the build (install-conda-lock.py, ...)
-    build/apt/common.txt              requirements/common/apt.txt (may be empty)
-    build/apt/class.txt               requirements/classes/<class>/apt.txt (may be empty)
-    build/conda/conda-lock.yml        the class's rattler lock file (linux-64 records)
-    build/pip/requirements.pip.lock   the class's pip lock (may be empty)
-    build/r/packages.R                the class's packages.R (r_lang, r_julia; may be empty)
     build/ca/extra-ca.crt             extra CA bundle for TLS-inspecting proxies (empty = none)
+    build/apt/common.txt              server: requirements/common/apt.txt      (class builds: empty)
+    build/server/conda-lock.yml       server: the server env's rattler lock    (class builds: empty)
+    build/server/requirements.pip.lock  server: the server env's pip lock      (may be empty)
+    build/apt/class.txt               class: requirements/classes/<class>/apt.txt (may be empty)
+    build/conda/conda-lock.yml        class: the class's rattler lock (linux-64 records)
+    build/pip/requirements.pip.lock   class: the class's pip lock (may be empty)
+    build/r/packages.R                class: packages.R (r_lang, r_julia; may be empty)
 
+A class build's server inputs are empty on purpose: the classic builder walks every stage before
+the target, and empty inputs make the server stages pass without work (see the Dockerfile header).
 File modes are set explicitly: the classic builder's COPY cache compares permissions, so the same
 inputs must give the same layers whatever the umask of the machine that laid them out.
 """
@@ -24,17 +28,22 @@ from pathlib import Path
 DOCKERFILE = "Dockerfile"
 IMAGE_SCRIPTS = "scripts/image"
 APT_COMMON = "build/apt/common.txt"
+SERVER_LOCK = "build/server/conda-lock.yml"
+SERVER_PIP_LOCK = "build/server/requirements.pip.lock"
 APT_CLASS = "build/apt/class.txt"
 CONDA_LOCK = "build/conda/conda-lock.yml"
 PIP_LOCK = "build/pip/requirements.pip.lock"
 PACKAGES_R = "build/r/packages.R"
 EXTRA_CA = "build/ca/extra-ca.crt"
 
-# Dockerfile stages, in inheritance order.
+# Dockerfile targets: the shared server image, then the class stages in inheritance order.
+SERVER_TARGET = "server"
 TARGETS = ("base", "r_lang", "r_julia")
 
-# Production default of the Dockerfile's BASE_IMAGE; tests pass jh-local/foundation:latest.
-DEFAULT_BASE_IMAGE = "quay.io/jupyter/base-notebook:2024-12-09"
+# Production default of the Dockerfile's BASE_IMAGE: docker-stacks-foundation (the server stack now
+# comes from the server lock, not from base-notebook). Every build pins it to the digest the tag
+# points at; tests pass the offline stand-in jh-local/foundation:latest.
+DEFAULT_BASE_IMAGE = "quay.io/jupyter/docker-stacks-foundation:2024-12-09"
 
 # The class name is also the Jupyter kernel name and part of /opt/envs/<class>.
 _KERNEL_NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -52,6 +61,38 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
     path.chmod(mode)
 
 
+def _lay_out(dest: Path, repo_root: Path, files: Mapping[str, bytes], extra_ca_bundle: Path | None) -> Path:
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise FileExistsError(f"build context {dest} is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+    _write(dest / DOCKERFILE, (Path(repo_root) / DOCKERFILE).read_bytes())
+    scripts = Path(repo_root) / IMAGE_SCRIPTS
+    for src in sorted(scripts.rglob("*")):
+        if not src.is_file() or "__pycache__" in src.parts or src.suffix == ".pyc":
+            continue
+        _write(dest / IMAGE_SCRIPTS / src.relative_to(scripts), src.read_bytes(), 0o755)
+    empty = dict.fromkeys((APT_COMMON, SERVER_LOCK, SERVER_PIP_LOCK, APT_CLASS, CONDA_LOCK, PIP_LOCK, PACKAGES_R), b"")
+    for rel, data in {**empty, **files}.items():
+        _write(dest / rel, data)
+    ca = b""
+    if extra_ca_bundle is not None and Path(extra_ca_bundle).is_file():
+        ca = Path(extra_ca_bundle).read_bytes()
+    _write(dest / EXTRA_CA, ca)
+    return dest
+
+
+def prepare_server_context(
+    dest: Path, repo_root: Path, server_lock_yml: bytes, server_pip_lock: str, apt_common: str,
+    extra_ca_bundle: Path | None,
+) -> Path:
+    """Lay out the build context of the server image (target `server`) in `dest`."""
+    if not server_lock_yml.strip():
+        raise ValueError("the server lock is empty: the server image needs its notebook server env")
+    files = {SERVER_LOCK: server_lock_yml, SERVER_PIP_LOCK: _text(server_pip_lock), APT_COMMON: _text(apt_common)}
+    return _lay_out(dest, repo_root, files, extra_ca_bundle)
+
+
 def prepare_build_context(
     dest: Path,
     repo_root: Path,
@@ -67,34 +108,16 @@ def prepare_build_context(
     Only the Dockerfile and scripts/image come from `repo_root`; everything class-specific is
     passed in, so the function does not care where locks are stored. A missing or empty
     `extra_ca_bundle` gives an empty build/ca/extra-ca.crt, which the Dockerfile treats as none.
-    `packages_r` is the class's packages.R (always written, empty for classes without R: only
-    the r_lang stage reads it).
+    `apt_common` must be empty for class builds (the common apt list is the server image's);
+    it is kept as a parameter for builds of a class straight on a foundation (tests).
     """
-    dest = Path(dest)
-    repo_root = Path(repo_root)
-    if dest.exists() and any(dest.iterdir()):
-        raise FileExistsError(f"build context {dest} is not empty")
     if not conda_lock_yml.strip():
         raise ValueError("the conda lock is empty: every class image needs its conda environment")
-    dest.mkdir(parents=True, exist_ok=True)
-
-    _write(dest / DOCKERFILE, (repo_root / DOCKERFILE).read_bytes())
-    scripts = repo_root / IMAGE_SCRIPTS
-    for src in sorted(scripts.rglob("*")):
-        if not src.is_file() or "__pycache__" in src.parts or src.suffix == ".pyc":
-            continue
-        _write(dest / IMAGE_SCRIPTS / src.relative_to(scripts), src.read_bytes(), 0o755)
-
-    _write(dest / APT_COMMON, _text(apt_common))
-    _write(dest / APT_CLASS, _text(apt_class))
-    _write(dest / CONDA_LOCK, conda_lock_yml)
-    _write(dest / PIP_LOCK, _text(pip_lock))
-    _write(dest / PACKAGES_R, _text(packages_r))
-    ca = b""
-    if extra_ca_bundle is not None and Path(extra_ca_bundle).is_file():
-        ca = Path(extra_ca_bundle).read_bytes()
-    _write(dest / EXTRA_CA, ca)
-    return dest
+    files = {
+        APT_COMMON: _text(apt_common), APT_CLASS: _text(apt_class), CONDA_LOCK: conda_lock_yml,
+        PIP_LOCK: _text(pip_lock), PACKAGES_R: _text(packages_r),
+    }
+    return _lay_out(dest, repo_root, files, extra_ca_bundle)
 
 
 def build_args(
@@ -108,6 +131,9 @@ def build_args(
     cran_repo: str | None = None,
     r_kernel_display_name: str | None = None,
     install_mysql: bool = False,
+    server_image: str | None = None,
+    conda_channels: tuple[str, ...] = (),
+    sqlite_kernel: bool = False,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Build args for the Dockerfile. Unset options are left out, so the Dockerfile defaults apply
@@ -132,5 +158,18 @@ def build_args(
         args["R_KERNEL_DISPLAY_NAME"] = r_kernel_display_name
     if install_mysql:
         args["INSTALL_MYSQL"] = "1"
+    if server_image:
+        args["SERVER_IMAGE"] = server_image
+    if conda_channels:
+        args["CONDA_CHANNELS"] = ",".join(conda_channels)
+    if sqlite_kernel:
+        args["SQLITE_KERNEL"] = "1"
     args.update(extra or {})
+    return args
+
+
+def server_build_args(*, base_image: str, hub_version: str, pip_index_url: str | None = None) -> dict[str, str]:
+    args = {"BASE_IMAGE": base_image, "HUB_VERSION": hub_version}
+    if pip_index_url:
+        args["PIP_INDEX_URL"] = pip_index_url
     return args

@@ -122,6 +122,17 @@ class DockerResource(dg.ConfigurableResource):
         repository, _, tag = ref.rpartition(":")
         self.client().images.pull(repository, tag=tag)
 
+    def ensure_image(self, ref: str, log: Log) -> None:
+        """Have `ref` (by tag or digest) in the engine, pulling it when it is not: class builds
+        stand on the shared server image, pulled, never rebuilt."""
+        if self.image_exists_locally(ref):
+            return
+        log(f"pulling {ref}")
+        try:
+            self.client().images.pull(ref)
+        except (NotFound, APIError) as exc:
+            raise BuildError(f"cannot pull {ref} (JH_REGISTRY, registry credentials): {exc}") from exc
+
     def retag_and_push(self, source: str, targets: Iterable[str], log: Log) -> dict[str, str]:
         """Point each target ref at the image `source` (pulling it when not local) and push it."""
         client = self.client()

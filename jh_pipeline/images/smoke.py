@@ -22,7 +22,10 @@ from pathlib import Path
 import docker
 from docker.models.containers import Container
 
-SMOKE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "smoke" / "smoke_checks.py"
+SMOKE_DIR = Path(__file__).resolve().parents[2] / "scripts" / "smoke"
+SMOKE_SCRIPT = SMOKE_DIR / "smoke_checks.py"
+SERVER_SCRIPT = SMOKE_DIR / "server_checks.py"
+DEFAULT_KERNEL = "python3"  # the class kernel's name: notebooks naming python3 open in the class env
 NB_UID = 1000
 CACHE_LIMIT_BYTES = 1024 * 1024
 CACHE_PATHS = ("/root/.cache", "/home/jovyan/.cache", "/opt/conda/pkgs", "/var/lib/apt/lists", "/tmp")
@@ -59,21 +62,27 @@ class SmokePlan:
     size_budget: int | None = None
     kernels: list[str] = field(default_factory=list)
     notebooks: list[tuple[str, str, str]] = field(default_factory=list)  # (kernel, code, expected output)
-    in_container: list[str] = field(default_factory=lambda: ["uid", "imports", "kernelspec", "notebook", "singleuser"])
+    in_container: list[str] = field(
+        default_factory=lambda: ["uid", "imports", "kernelspec", "notebook", "singleuser", "terminal"]
+    )
+    display_name: str = ""  # of the default kernel
     r_packages: list[str] = field(default_factory=list)  # named in packages.R: each must load
     r_conda_packages: list[str] = field(default_factory=list)  # conda r-* names without `r-`: load when installed
 
     @classmethod
-    def for_python_class(cls, class_key: str, packages: Iterable[str], size_budget: int | None) -> SmokePlan:
+    def for_python_class(
+        cls, class_key: str, packages: Iterable[str], size_budget: int | None, display_name: str = ""
+    ) -> SmokePlan:
         return cls(
-            class_key, sorted(set(packages)), size_budget, kernels=[class_key],
-            notebooks=[(class_key, "import sys; print('smoke', sys.prefix)", f"smoke /opt/envs/{class_key}")],
+            class_key, sorted(set(packages)), size_budget, kernels=[DEFAULT_KERNEL],
+            notebooks=[(DEFAULT_KERNEL, "import sys; print('smoke', sys.prefix)", f"smoke /opt/envs/{class_key}")],
+            display_name=display_name,
         )
 
     @classmethod
     def for_class(
         cls, class_key: str, packages: Iterable[str], size_budget: int | None, *, uses_r: bool = False,
-        mysql: bool = False, r_packages: Iterable[str] = (),
+        mysql: bool = False, r_packages: Iterable[str] = (), sqlite: bool = False, display_name: str = "",
     ) -> SmokePlan:
         """The Python checks plus the R checks (R targets) and the MySQL round trip (`mysql: true`).
 
@@ -82,13 +91,16 @@ class SmokePlan:
         `randomForest`). `r_packages` are the names packages.R installs literally.
         """
         packages = sorted(set(packages))
-        plan = cls.for_python_class(class_key, packages, size_budget)
+        plan = cls.for_python_class(class_key, packages, size_budget, display_name)
         if uses_r:
             plan.in_container += R_CHECKS
             plan.r_packages = list(dict.fromkeys(r_packages))
             plan.r_conda_packages = sorted({p.removeprefix("r-") for p in packages if p.startswith("r-")})
         if mysql:
             plan.in_container.append("mysql_roundtrip")
+        if sqlite:
+            plan.kernels.append("xsqlite")
+            plan.in_container.append("sqlite_kernel")
         return plan
 
 
@@ -146,6 +158,7 @@ def in_container_checks(client: docker.DockerClient, ref: str, plan: SmokePlan) 
         "packages": plan.packages, "overrides": IMPORT_OVERRIDES, "kernels": plan.kernels,
         "notebooks": plan.notebooks, "env_rscript": f"/opt/envs/{plan.class_key}/bin/Rscript",
         "r_packages": plan.r_packages, "r_conda_packages": plan.r_conda_packages,
+        "display_name": plan.display_name,
     }
     return run_check_script(client, ref, SMOKE_SCRIPT, payload, "in_container")
 
@@ -205,6 +218,32 @@ def run_smoke_checks(client: docker.DockerClient, ref: str, size: int, plan: Smo
     # The containers are independent and mostly wait (kernel and server start-up): run them side by side.
     with ThreadPoolExecutor(max_workers=3) as pool:
         inside = pool.submit(in_container_checks, client, ref, plan)
+        cache = pool.submit(cache_check, client, ref)
+        server = pool.submit(server_check, client, ref)
+        return [*inside.result(), cache.result(), server.result(), size_check(size, plan.size_budget)]
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """What the server image must provide (jh_pipeline.yaml `server:` and the common lists)."""
+
+    common_packages: list[str]  # conda names of requirements/common/requirements.txt
+    jupyterlab: str  # version pattern, e.g. 4.6.*
+    hub_version: str  # e.g. 6.1
+    expect_pdf: bool  # TeX in the common apt list: PDF export must work
+    size_budget: int | None = None
+
+
+SERVER_CHECKS = ["uid", "extensions", "versions", "git", "html_export", "pdf_export"]
+
+
+def run_server_checks(client: docker.DockerClient, ref: str, size: int, plan: ServerPlan) -> list[CheckResult]:
+    payload = {
+        "checks": SERVER_CHECKS, "uid": NB_UID, "common_packages": plan.common_packages,
+        "jupyterlab": plan.jupyterlab, "hub_version": plan.hub_version, "expect_pdf": plan.expect_pdf,
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        inside = pool.submit(run_check_script, client, ref, SERVER_SCRIPT, payload, "server_checks", 1800)
         cache = pool.submit(cache_check, client, ref)
         server = pool.submit(server_check, client, ref)
         return [*inside.result(), cache.result(), server.result(), size_check(size, plan.size_budget)]

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 PAST = "past"
 LATEST = "latest"
 MANIFEST_NAME = "MANIFEST.json"
-SET_SUBDIRS: tuple[str, ...] = ("conda", "julia")
+SET_SUBDIRS: tuple[str, ...] = ("conda", "julia", "server")  # class env, Julia, the server env
 # Names starting with this are backend bookkeeping (temp files, staging dirs), never keys.
 INTERNAL_PREFIX = ".jh-"
 

@@ -54,6 +54,17 @@ done <<<"$listed"
 [ "${#keys[@]}" -gt 0 ] \
     || die "no asset matches class '$class' (selection $selection in $module); refusing to materialize (an empty selection would build every class)"
 
+# The shared server env and image go first: they cost a lookup when they exist, and the class
+# image builds FROM the server image they record. Listed by exact key, so nothing else joins.
+shared="$(dagster asset list -m "$module" --select 'key:"common/server_env" or key:"common/server_image"')" \
+    || die "could not list the shared server assets from module $module"
+while IFS= read -r key; do
+    case "$key" in
+        common/server_env | common/server_image) keys=("$key" "${keys[@]}") ;;
+        "") ;;
+        *) die "the shared selection matched '$key'; refusing to materialize" ;;
+    esac
+done <<<"$(printf '%s\n' "$shared" | sort -r)"
 joined="$(IFS=,; echo "${keys[*]}")"
 echo "materialize-class: materializing ${#keys[@]} asset(s) of '$class': $joined (force_resolve=$JH_FORCE_RESOLVE)" >&2
 dagster asset materialize -m "$module" --select "$joined"

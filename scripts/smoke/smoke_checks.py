@@ -1,7 +1,9 @@
 """Smoke checks run INSIDE a class image (copied in by jh_pipeline.images.smoke; not part of the build context, so editing a check does not rebuild images).
 
 Usage: python smoke_checks.py PLAN_JSON  ->  prints one JSON list of {name, passed, message}.
-Runs with the image's Jupyter Python; the class env's Python does the imports.
+Standard library only (it runs with whatever python3 is first on PATH: the class env's). Jupyter
+programs are the server env's ($JH_SERVER_ENV), called by path as the start-up scripts do; the
+checks look at the image the way a student meets it: the default kernel, a terminal's python/pip.
 """
 
 import importlib.util
@@ -20,6 +22,15 @@ def result(name, passed, message):
 
 def run(cmd, timeout=300, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+JUPYTER = os.path.join(os.environ.get("JH_SERVER_ENV", "/opt/jupyter"), "bin", "jupyter")
+DEFAULT_KERNEL = "python3"
+
+
+def kernelspecs():
+    proc = run([JUPYTER, "kernelspec", "list", "--json"])
+    return json.loads(proc.stdout or "{}").get("kernelspecs", {}) if proc.returncode == 0 else {}
 
 
 IMPORT_PROBE = r"""
@@ -65,16 +76,58 @@ def check_imports(plan):
     checked = sum(v[0] == "ok" for v in found.values())
     if failed:
         return result("packages_import", False, "; ".join(f"{k} ({v})" for k, v in failed.items()))
+    modules = sorted({m.strip() for v in found.values() if v[0] == "ok" for m in v[1].split(",") if m.strip()
+                      and m.strip() != "(no modules)"})
+    plan["_modules"] = modules  # the default-kernel notebook imports the same modules
     return result("packages_import", True, f"{checked} packages imported, {len(found) - checked} not Python")
 
 
 def check_kernelspec(plan):
-    proc = run(["jupyter", "kernelspec", "list", "--json"])
-    specs = json.loads(proc.stdout or "{}").get("kernelspecs", {}) if proc.returncode == 0 else {}
-    for name in plan["kernels"]:
-        if name not in specs:
-            return result("kernelspec", False, f"kernel '{name}' missing; have {sorted(specs)}")
-    return result("kernelspec", True, ", ".join(plan["kernels"]))
+    """The class kernel is THE Python kernel: named python3, running the class env; no other Python kernel."""
+    specs = kernelspecs()
+    default = specs.get(DEFAULT_KERNEL, {}).get("spec")
+    if default is None:
+        return result("default_kernel", False, f"no '{DEFAULT_KERNEL}' kernel; have {sorted(specs)}")
+    argv0 = (default.get("argv") or [""])[0]
+    env = os.path.dirname(os.path.dirname(plan["env_python"]))
+    problems = []
+    if not os.path.realpath(argv0).startswith(os.path.realpath(env) + "/") and not argv0.startswith(env + "/"):
+        problems.append(f"'{DEFAULT_KERNEL}' runs {argv0}, not the class env {env}")
+    if plan.get("display_name") and default.get("display_name") != plan["display_name"]:
+        problems.append(f"display name {default.get('display_name')!r}, expected {plan['display_name']!r}")
+    others = sorted(n for n, s in specs.items() if n != DEFAULT_KERNEL
+                    and s.get("spec", {}).get("language", "").lower() == "python")
+    if others:
+        problems.append(f"other Python kernels are shown: {', '.join(others)}")
+    missing = [k for k in plan["kernels"] if k not in specs]
+    if missing:
+        problems.append(f"kernels missing: {', '.join(missing)}")
+    return result("default_kernel", not problems,
+                  "; ".join(problems) or f"{DEFAULT_KERNEL} = {default.get('display_name')} ({argv0}); kernels: {sorted(specs)}")
+
+
+def check_terminal(plan):
+    """A terminal's `python` and `pip` (plain and login shells) are the class env's."""
+    env = os.path.dirname(os.path.dirname(plan["env_python"]))
+    problems, seen = [], []
+    for shell in (["bash", "-c"], ["bash", "-lc"]):
+        proc = run(shell + ["python -c 'import sys; print(sys.prefix)' && pip --version"])
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or len(lines) < 2:
+            problems.append(f"{' '.join(shell)}: {proc.stderr[-500:]}")
+            continue
+        prefix, pip = lines[0], lines[-1]
+        if prefix != env:
+            problems.append(f"{' '.join(shell)}: python is {prefix}, not {env}")
+        if env + "/" not in pip:
+            problems.append(f"{' '.join(shell)}: pip is {pip}")
+        seen.append(f"{shell[-1]}: {prefix}")
+    return result("terminal_python_pip", not problems, "; ".join(problems) or ", ".join(seen))
+
+
+def check_sqlite_kernel(plan):
+    error = execute_notebook("xsqlite", "SELECT 6 * 7 AS answer;", "42")
+    return result("sqlite_kernel", error is None, error or "xsqlite ran SELECT 6 * 7")
 
 
 def execute_notebook(kernel, code, expected):
@@ -86,7 +139,7 @@ def execute_notebook(kernel, code, expected):
         path = os.path.join(tmp, "smoke.ipynb")
         with open(path, "w") as fh:
             json.dump(nb, fh)
-        proc = run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+        proc = run([JUPYTER, "nbconvert", "--to", "notebook", "--execute", "--inplace",
                     f"--ExecutePreprocessor.kernel_name={kernel}", path])
         if proc.returncode != 0:
             return f"{kernel}: {proc.stderr[-1500:]}"
@@ -98,7 +151,13 @@ def execute_notebook(kernel, code, expected):
 
 def check_notebook(plan):
     messages = []
-    for kernel, code, expected in plan["notebooks"]:
+    notebooks = list(plan["notebooks"])
+    if plan.get("_modules"):
+        # What a student does first: a new notebook (default kernel) importing the class's packages.
+        imports = "; ".join(f"import {m}" for m in plan["_modules"])
+        notebooks.append([DEFAULT_KERNEL, f"{imports}\nprint('imported', len({plan['_modules']!r}))",
+                          f"imported {len(plan['_modules'])}"])
+    for kernel, code, expected in notebooks:
         error = execute_notebook(kernel, code, expected)
         if error:
             return result("notebook_executes", False, error)
@@ -117,8 +176,7 @@ R_KERNEL = "ir"
 
 
 def check_ir_kernelspec(plan):
-    proc = run(["jupyter", "kernelspec", "list", "--json"])
-    specs = json.loads(proc.stdout or "{}").get("kernelspecs", {}) if proc.returncode == 0 else {}
+    specs = kernelspecs()
     if R_KERNEL not in specs:
         return result("ir_kernelspec", False, f"kernel '{R_KERNEL}' missing; have {sorted(specs)}")
     spec = specs[R_KERNEL].get("spec", {})
@@ -262,6 +320,8 @@ CHECKS = {
     "kernelspec": check_kernelspec,
     "notebook": check_notebook,
     "singleuser": check_singleuser,
+    "terminal": check_terminal,
+    "sqlite_kernel": check_sqlite_kernel,
     "ir_kernelspec": check_ir_kernelspec,
     "r_notebook": check_r_notebook,
     "r_packages_load": check_r_packages_load,

@@ -225,6 +225,16 @@ def test_mysql_class_gets_a_python_client(make_catalog: MakeCatalog) -> None:
     assert "pymysql" not in names["own"]
 
 
+def test_sqlite_class_gets_the_xeus_sqlite_kernel(make_catalog: MakeCatalog) -> None:
+    from jh_pipeline.catalog import class_conda_specs
+
+    yaml = 'target: base\npython_version: "3.11"\nsqlite: true\n'
+    catalog = make_catalog({"sq": {**BASE_CLASS, "class.yaml": yaml}, "plain": BASE_CLASS})
+    specs = {key: class_conda_specs(catalog.common, catalog.classes[key])[0] for key in ("sq", "plain")}
+    assert specs["sq"][-1].name == "xeus-sqlite" and str(specs["sq"][-1].location).endswith("sq/class.yaml:1")
+    assert "xeus-sqlite" not in [s.name for s in specs["plain"]]  # sqlite: false is never a kernel
+
+
 def test_r_target_without_r_kernel(make_catalog: MakeCatalog) -> None:
     julia = {"class.yaml": 'target: r_julia\npython_version: "3.11"\n', "requirements.jl": 'julia_packages = ["IJulia"]\n'}
     catalog = make_catalog({"c1": {**R_CLASS, "requirements.txt": "r-base=4.3.*\n"},

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from jh_pipeline.defs.class_assets import SMOKE_CHECK
+from jh_pipeline.defs.keys import SERVER_CHECK, SMOKE_CHECK
 from jh_pipeline.defs.context import ClassSteps, PipelineContext
 from jh_pipeline.defs.resources import EndpointsResource
 from jh_pipeline.definitions import build_definitions
@@ -49,8 +49,17 @@ class RecordingSteps:
         self.calls.append(f"{spec.key}/release")
         return dg.MaterializeResult()
 
+    def server_env(self, context: Any, ctx: PipelineContext, force: bool) -> dg.MaterializeResult:
+        self.calls.append("common/server_env")
+        return dg.MaterializeResult(data_version=dg.DataVersion(ctx.server_env_key))
+
+    def server_image(self, context: Any, ctx: PipelineContext, force: bool) -> Iterator[Any]:
+        self.calls.append("common/server_image")
+        yield dg.MaterializeResult(data_version=dg.DataVersion(ctx.recipe + ctx.server_env_key))
+        yield dg.AssetCheckResult(check_name=SERVER_CHECK, passed=True)
+
     def as_steps(self) -> ClassSteps:
-        return ClassSteps(self.conda_env, self.julia_env, self.image, self.release)
+        return ClassSteps(self.conda_env, self.julia_env, self.image, self.release, self.server_env, self.server_image)
 
 
 def copy_inputs(dest: Path) -> Path:

@@ -1,16 +1,69 @@
-"""Shared by the hermetic end-to-end tests: run a class's assets on a fresh instance, read metadata."""
+"""Shared by the hermetic end-to-end tests: one typed setup, run a class's assets on a fresh instance.
+
+Every e2e module uses the same common lists (E2E_COMMON), so the shared server image is built once
+per test session: the first module builds and pushes it, the others find its tag in the session's
+registry and skip the build.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.keys import SERVER_ENV_KEY, SERVER_IMAGE_KEY
+from jh_pipeline.defs.resources import EndpointsResource
+from jh_pipeline.definitions import build_definitions
+from jh_pipeline.images.resource import DockerResource
+from jh_pipeline.store import LocalStore
+from jh_pipeline.store.resource import ArtifactStoreResource
+from tests.catalog.conftest import write_tree
+from tests.defs.conftest import copy_inputs
+
+SEMESTER = "fall-2026"
+HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 STEPS = ("conda_env", "image", "release")
+# The shared lists of every e2e tree: a server plugin (nbgitpuller, for the hub test), a package
+# every class env gets too (six), git in the server image.
+E2E_COMMON: Mapping[str, str] = {"requirements.txt": "six\nnbgitpuller\n", "apt.txt": "git\n"}
 
 
-def run_class(e2e: dict[str, Any], cls: str, names: tuple[str, ...] = STEPS) -> dg.ExecuteInProcessResult:
-    keys = [dg.AssetKey([cls, name]) for name in names]
+@dataclass
+class E2E:
+    root: Path
+    defs: dg.Definitions
+    resources: dict[str, Any]
+    store: LocalStore
+    registry: str
+
+    def __getitem__(self, name: str) -> Any:  # older tests read e2e["defs"]
+        return getattr(self, name)
+
+
+def make_e2e(
+    root: Path, classes: Mapping[str, Mapping[str, str]], *, channel_url: str, registry: str, foundation_image: str,
+    **endpoints: str,
+) -> E2E:
+    """A repository with the e2e common lists and `classes`, its definitions and real resources."""
+    repo = copy_inputs(root / "repo")
+    (repo / "requirements").rename(root / "seeded")  # only the classes given here
+    write_tree(repo / "requirements", dict(E2E_COMMON), {k: dict(v) for k, v in classes.items()})
+    resources = {
+        "store": ArtifactStoreResource(local_root=str(root / "store")),
+        "endpoints": EndpointsResource(base_image=foundation_image, extra_ca_bundle=HOST_CA, **endpoints),
+        "docker": DockerResource(registry=registry),
+    }
+    defs = build_definitions(PipelineContext(repo, channel_map={"conda-forge": channel_url}))
+    return E2E(root, defs, resources, LocalStore(root / "store"), registry)
+
+
+def run_class(e2e: E2E | dict[str, Any], cls: str, names: tuple[str, ...] = STEPS) -> dg.ExecuteInProcessResult:
+    """Materialize the server env and image (skipped when they exist) and the class's `names`."""
+    keys = [SERVER_ENV_KEY, SERVER_IMAGE_KEY, *(dg.AssetKey([cls, name]) for name in names)]
     return dg.materialize(
         list(e2e["defs"].assets or []), instance=dg.DagsterInstance.ephemeral(), resources=e2e["resources"],
         selection=dg.AssetSelection.assets(*keys), raise_on_error=False,
@@ -21,3 +74,9 @@ def metadata(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
     """Metadata of the last materialization of `key` in the run ({} when there was none)."""
     events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
     return {k: v.value for k, v in events[-1].materialization.metadata.items()} if events else {}
+
+
+def check(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
+    """The one evaluation of the check `name` in the run."""
+    [found] = [c for c in result.get_asset_check_evaluations() if c.check_name == name]
+    return found

@@ -13,10 +13,11 @@ from dagster._core.definitions.observe import observe
 from dagster._core.loader import LoadingContextForTest
 from dagster._utils.schedules import cron_string_iterator
 
-from jh_pipeline.defs.class_assets import FORCE_TAG
+from jh_pipeline.defs.keys import FORCE_TAG, SERVER_ENV_KEY, SERVER_IMAGE_KEY
 from tests.defs.conftest import Tree
 
 CLASSES = ("apma0365", "neur1630", "php2650")
+SERVER = (SERVER_ENV_KEY, SERVER_IMAGE_KEY)
 
 
 def _observe_and_materialize(defs: dg.Definitions, instance: dg.DagsterInstance, resources: dict[str, Any]) -> None:
@@ -24,7 +25,7 @@ def _observe_and_materialize(defs: dg.Definitions, instance: dg.DagsterInstance,
     sources = [a for a in assets if isinstance(a, dg.SourceAsset)]
     observe(sources, instance=instance)
     selection = dg.AssetSelection.assets(*[dg.AssetKey([c, n]) for c in CLASSES for n in ("conda_env", "image")])
-    selection |= dg.AssetSelection.assets(dg.AssetKey(["php2650", "julia_env"]))
+    selection |= dg.AssetSelection.assets(dg.AssetKey(["php2650", "julia_env"]), *SERVER)
     result = dg.materialize(assets, instance=instance, resources=resources, selection=selection)
     assert result.success
 
@@ -33,7 +34,7 @@ def _stale(defs: dg.Definitions, instance: dg.DagsterInstance) -> set[str]:
     sources = [a for a in defs.assets or [] if isinstance(a, dg.SourceAsset)]
     observe(sources, instance=instance)
     resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
-    keys = [dg.AssetKey([c, n]) for c in CLASSES for n in ("conda_env", "image")]
+    keys = [dg.AssetKey([c, n]) for c in CLASSES for n in ("conda_env", "image")] + list(SERVER)
     return {k.to_user_string() for k in keys if resolver.get_status(k) == StaleStatus.STALE}
 
 
@@ -53,18 +54,25 @@ def test_editing_one_class_makes_only_that_class_stale(fresh: tuple[Tree, dg.Dag
     assert _stale(tree.defs(), instance) == {"neur1630/conda_env"}
 
 
-def test_editing_common_makes_every_class_stale(fresh: tuple[Tree, dg.DagsterInstance]) -> None:
+def test_editing_common_makes_the_server_env_and_every_class_stale(fresh: tuple[Tree, dg.DagsterInstance]) -> None:
     tree, instance = fresh
     path = tree.root / "requirements/common/requirements.txt"
     path.write_text(path.read_text() + "tqdm\n")
-    assert _stale(tree.defs(), instance) == {f"{c}/conda_env" for c in CLASSES}
+    # the server env (then its image, then every class image) and every class env
+    assert _stale(tree.defs(), instance) == {f"{c}/conda_env" for c in CLASSES} | {"common/server_env"}
+
+
+def test_editing_the_server_stack_makes_only_the_server_env_stale(fresh: tuple[Tree, dg.DagsterInstance]) -> None:
+    tree, instance = fresh
+    (tree.root / "jh_pipeline.yaml").write_text("server:\n  hub_version: '5.3'\n")
+    assert _stale(tree.defs(), instance) == {"common/server_env"}
 
 
 def test_editing_the_dockerfile_makes_images_stale_not_env_files(fresh: tuple[Tree, dg.DagsterInstance]) -> None:
     tree, instance = fresh
     dockerfile = tree.root / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "\n# a change\n")
-    assert _stale(tree.defs(), instance) == {f"{c}/image" for c in CLASSES}
+    assert _stale(tree.defs(), instance) == {f"{c}/image" for c in CLASSES} | {"common/server_image"}
 
 
 def _requested(defs: dg.Definitions, result: Any) -> set[str]:

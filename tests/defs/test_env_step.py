@@ -93,6 +93,19 @@ def test_unsatisfiable_class_fails_alone_and_publishes_nothing(
     assert metadata(result, "demo/conda_env")["skipped"] is False  # the other class went on
 
 
+def test_unreachable_channel_fails_in_one_line_naming_the_channel_and_setting(
+    repo: Path, resources: dict[str, Any]
+) -> None:
+    from tests.support.docker import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/conda-forge"  # nothing listens there
+    result = _materialize(_defs(repo, dead), ["demo/conda_env"], resources)
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    first_line = failure.step_failure_data.error.message.splitlines()[0]
+    assert dead in first_line and "JH_CHANNEL_MAP" in first_line and "JH_CONDA_CHANNEL_ALIAS" in first_line
+    assert "Failure" in failure.step_failure_data.error.cls_name  # a clean failure, not a GatewayError
+
+
 def test_invalid_class_is_refused_before_solving(tmp_path: Path, local_channel: Any, resources: dict[str, Any]) -> None:
     repo = make_repo(tmp_path / "repo", {"bad": "x=1.*\nx=2.*\n"})
     result = _materialize(_defs(repo, local_channel.url), ["bad/conda_env"], resources)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from jh_pipeline.catalog import Target
-from jh_pipeline.defs.class_assets import COMMON_KEY, SMOKE_CHECK
+from jh_pipeline.defs.keys import COMMON_KEY, SERVER_CHECK, SERVER_ENV_KEY, SERVER_IMAGE_KEY, SMOKE_CHECK
 from tests.defs.conftest import Tree
 
 
@@ -18,7 +20,7 @@ def test_every_class_has_its_assets(tree: Tree) -> None:
         "mpa2065": Target.R_JULIA, "neur1630": Target.BASE, "php1560": Target.R_LANG, "php2560": Target.R_LANG,
         "php2650": Target.R_JULIA, "php2691": Target.R_LANG,
     }
-    expected = {"common/requirements"}
+    expected = {"common/requirements", "common/server_env", "common/server_image"}
     for name, target in catalog_classes.items():
         expected |= {f"{name}/requirements", f"{name}/conda_env", f"{name}/image", f"{name}/release"}
         if target is Target.R_JULIA:
@@ -30,10 +32,12 @@ def test_every_class_has_its_assets(tree: Tree) -> None:
         assert {k: v for k, v in image.tags.items() if not k.startswith("dagster/")} == {
             "class": name, "target": target.value
         }
-        assert image.group_name == "classes"
+        assert image.group_name == f"classes/{name}"  # one labelled group per class in the UI
         assert "docker" in image.kinds
         parents = {k.to_user_string() for k in image.parent_keys}
-        assert parents == ({f"{name}/conda_env", f"{name}/julia_env"} if target is Target.R_JULIA else {f"{name}/conda_env"})
+        # every class image builds FROM the shared server image
+        own = {f"{name}/conda_env", f"{name}/julia_env"} if target is Target.R_JULIA else {f"{name}/conda_env"}
+        assert parents == own | {"common/server_image"}
         env = graph.get(dg.AssetKey([name, "conda_env"]))
         assert env.parent_keys == {dg.AssetKey([name, "requirements"]), COMMON_KEY}
         assert env.description
@@ -44,7 +48,10 @@ def test_every_class_has_its_assets(tree: Tree) -> None:
     specs = [graph.get_check_spec(key) for key in graph.asset_check_keys]
     assert {(c.asset_key.to_user_string(), c.name) for c in specs} == {
         (f"{name}/image", SMOKE_CHECK) for name in catalog_classes
-    }
+    } | {("common/server_image", SERVER_CHECK)}
+    server_env = graph.get(SERVER_ENV_KEY)
+    assert server_env.parent_keys == {COMMON_KEY}
+    assert graph.get(SERVER_IMAGE_KEY).parent_keys == {SERVER_ENV_KEY}
     assert all(c.blocking for c in specs)
 
 
@@ -57,11 +64,28 @@ def test_content_hashes_are_code_versions(tree: Tree) -> None:
     assert len(image_versions) == 1  # same recipe; the class part of the tag comes from its lock
 
 
-def test_broken_class_does_not_stop_the_others(tree: Tree) -> None:
+def test_broken_class_does_not_stop_the_others(tree: Tree, resources: dict[str, Any]) -> None:
     (tree.root / "requirements/classes/eeps1430/class.yaml").write_text("target: nope\n")
-    keys = {k.to_user_string() for k in tree.defs().resolve_asset_graph().get_all_asset_keys()}
-    assert "eeps1430/conda_env" not in keys
-    assert "apma0365/conda_env" in keys
+    # a folder-name collision is the two folders' problem, not every class's
+    (tree.root / "requirements/classes/apma-0365").mkdir()
+    (tree.root / "requirements/classes/apma-0365/class.yaml").write_text('target: base\npython_version: "3.11"\n')
+    (tree.root / "requirements/classes/apma-0365/requirements.txt").write_text("numpy\n")
+    defs = tree.defs()
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    # the broken class still shows (its folder and an env step naming its errors), without image assets
+    assert {"eeps1430/requirements", "eeps1430/conda_env"} <= keys and "eeps1430/image" not in keys
+    assert "neur1630/image" in keys
+
+    result = dg.materialize(
+        list(defs.assets or []), instance=dg.DagsterInstance.ephemeral(), resources=resources, raise_on_error=False,
+        selection=dg.AssetSelection.assets(dg.AssetKey(["eeps1430", "conda_env"]), dg.AssetKey(["neur1630", "conda_env"])),
+    )
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message  # type: ignore[union-attr]
+    assert failure.step_key.startswith("eeps1430")
+    assert "Failure: class eeps1430 has errors; run jh-pipeline validate" in message.splitlines()[0]
+    assert "eeps1430/class.yaml:1: error" in message
+    assert "neur1630/conda_env" in tree.steps.calls
 
 
 def test_definitions_module_loads_the_repository() -> None:

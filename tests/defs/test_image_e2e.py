@@ -5,61 +5,36 @@ Real Docker engine (host networking), real registry, local conda channel, founda
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import docker
 import pytest
 
-from jh_pipeline.defs.context import PipelineContext
-from jh_pipeline.defs.resources import EndpointsResource
-from jh_pipeline.definitions import build_definitions
 from jh_pipeline.images.resource import DockerResource
-from jh_pipeline.store import LocalStore
-from jh_pipeline.store.resource import ArtifactStoreResource
-from tests.catalog.conftest import write_tree
-from tests.defs.e2e import metadata, run_class
-from tests.defs.conftest import copy_inputs
+from tests.defs.e2e import E2E, SEMESTER, check, metadata, run_class
 
-SEMESTER = "fall-2026"
-HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 pytestmark = pytest.mark.docker
 
 
-def _class(budget: str | None = None) -> dict[str, str]:
-    yaml = f'target: base\npython_version: "3.11"\nsemester: {SEMESTER}\ndisplay_name: "Demo class"\n'
-    if budget:
-        yaml += f"image_size_budget: {budget}\n"
-    return {"class.yaml": yaml, "requirements.txt": "ipykernel\nattrs\n", "requirements.pip.txt": "tabulate==0.9.0\n"}
-
-
 @pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: str, foundation_image: str) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("e2e")
-    repo = copy_inputs(root / "repo")
-    (repo / "requirements").rename(root / "seeded")  # only the e2e classes below
-    write_tree(repo / "requirements", {"requirements.txt": "six\n"}, {"demo": _class(), "tiny": _class("1MB")})
-    resources = {
-        "store": ArtifactStoreResource(local_root=str(root / "store")),
-        "endpoints": EndpointsResource(base_image=foundation_image, extra_ca_bundle=HOST_CA),
-        "docker": DockerResource(registry=registry),
-    }
-    defs = build_definitions(PipelineContext(repo, channel_map={"conda-forge": local_channel.url}))
-    return {"defs": defs, "resources": resources, "store": LocalStore(root / "store"), "registry": registry}
+def e2e(demo_e2e: E2E) -> E2E:
+    return demo_e2e
 
 
-
-
-
-
-def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
-    result = run_class(e2e, "demo")
+def test_base_class_builds_checks_pushes_and_releases(e2e: E2E, demo_release: dg.ExecuteInProcessResult) -> None:
+    result = demo_release
     assert result.success
-    [check] = result.get_asset_check_evaluations()
-    assert check.passed, check.metadata
-    assert {"packages_import", "kernelspec", "notebook_executes", "jupyter_server_answers", "runs_as_uid_1000",
-            "no_leftover_cache", "jupyterhub_singleuser", "size_budget"} <= set(check.metadata)
+    server = check(result, "server_checks")
+    assert server.passed, server.metadata
+    smoke = check(result, "smoke_tests")
+    assert smoke.passed, smoke.metadata
+    assert {"packages_import", "default_kernel", "notebook_executes", "jupyter_server_answers", "runs_as_uid_1000",
+            "no_leftover_cache", "jupyterhub_singleuser", "size_budget", "terminal_python_pip",
+            "sqlite_kernel"} <= set(smoke.metadata)
+    meta = {k: v.value for k, v in smoke.metadata.items()}
+    assert "python3 = Demo class (/opt/envs/demo/bin/python" in meta["default_kernel"], meta["default_kernel"]
+    assert "xsqlite" in meta["default_kernel"]
 
     image = metadata(result, "demo/image")
     assert image["pushed"] is True and image["digest"].startswith("sha256:")
@@ -69,9 +44,10 @@ def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> No
     client = docker.from_env()
     client.images.remove(ref, force=True)  # pull it back from the registry
     client.images.pull(ref.rsplit(":", 1)[0], tag=ref.rsplit(":", 1)[1])
-    out = client.containers.run(ref, ["/opt/envs/demo/bin/python", "-c", "import tabulate, attrs, six; print('ok')"],
+    # What a student gets: `python` is the class env's, and it has the class's and the shared packages.
+    out = client.containers.run(ref, ["bash", "-lc", "python -c 'import sys, tabulate, attrs, six; print(sys.prefix)'"],
                                 network_mode="host", remove=True)
-    assert out.decode().strip() == "ok"
+    assert out.decode().strip() == "/opt/envs/demo"
 
     release = metadata(result, "demo/release")
     repository = ref.rsplit(":", 1)[0]
@@ -79,6 +55,7 @@ def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> No
     latest = e2e["store"].read_latest_manifest(SEMESTER, "demo")
     assert latest is not None and latest.set_id == image["image_tag"]
     assert "conda/conda-linux-64.lock" in latest.files
+    assert "server/conda-lock.yml" in latest.files and "server/README.md" in latest.files  # the server env too
     index = e2e["store"].read_bytes(f"{SEMESTER}/index.html").decode()  # the student index
     assert "demo/latest/conda/environment.yml" in index and f"{repository}:latest" in index
 
@@ -92,9 +69,9 @@ def test_base_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> No
 def test_failing_smoke_check_blocks_the_release(e2e: dict[str, Any]) -> None:
     result = run_class(e2e, "tiny")  # a 1 MB budget no image meets
     assert not result.success
-    [check] = result.get_asset_check_evaluations()
-    assert not check.passed
-    assert "size_budget" in (check.description or "")
+    smoke = check(result, "smoke_tests")
+    assert not smoke.passed
+    assert "size_budget" in (smoke.description or "")
     assert metadata(result, "tiny/image")["pushed"] is False
     assert metadata(result, "tiny/release") == {}
     assert e2e["store"].read_latest_manifest(SEMESTER, "tiny") is None

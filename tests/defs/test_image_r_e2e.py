@@ -10,28 +10,18 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-import dagster as dg
 import docker
 import pytest
 
-from jh_pipeline.defs.context import PipelineContext
-from jh_pipeline.defs.resources import EndpointsResource
-from jh_pipeline.definitions import build_definitions
 from jh_pipeline.images.resource import DockerResource
 from jh_pipeline.images.smoke import SMOKE_SCRIPT
-from jh_pipeline.store import LocalStore
-from jh_pipeline.store.resource import ArtifactStoreResource
-from tests.catalog.conftest import write_tree
-from tests.defs.e2e import metadata, run_class
-from tests.defs.conftest import copy_inputs
+from tests.defs.e2e import E2E, SEMESTER, check, make_e2e, metadata, run_class
 from tests.support.cran import LocalCran
 
-SEMESTER = "fall-2026"
-HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 pytestmark = pytest.mark.docker
 
-# Debian's R for the class env's r-base stand-in. In the common list so that both classes share
-# the apt layer (it comes before the class's own layers).
+# Debian's R for the class env's r-base stand-in, in the class's apt list (the common one is the
+# server image's).
 R_APT = "r-base-core\nr-cran-irkernel\n"
 PACKAGES_R = """\
 # as the class files write it: the repos argument is replaced by the configured CRAN mirror
@@ -45,39 +35,27 @@ install.packages(c("jhdemo", "notOnCran"), dependencies=TRUE, repos='http://cran
 def _class(packages_r: str) -> dict[str, str]:
     return {
         "class.yaml": f'target: r_lang\npython_version: "3.11"\nsemester: {SEMESTER}\ndisplay_name: "Stats 101"\n',
-        "requirements.txt": "ipykernel\nr-base\n",
+        "requirements.txt": "ipykernel\nr-base\nr-irkernel\n",
         "packages.R": packages_r,
+        "apt.txt": R_APT,
     }
 
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: str, foundation_image: str,
-        local_cran: LocalCran) -> dict[str, Any]:  # noqa: F811 (fixture)
-    root = tmp_path_factory.mktemp("r-e2e")
-    repo = copy_inputs(root / "repo")
-    (repo / "requirements").rename(root / "seeded")
-    write_tree(repo / "requirements", {"requirements.txt": "six\n", "apt.txt": R_APT},
-               {"rdemo": _class(PACKAGES_R), "rbroken": _class(BROKEN_PACKAGES_R)})
-    resources = {
-        "store": ArtifactStoreResource(local_root=str(root / "store")),
-        "endpoints": EndpointsResource(base_image=foundation_image, extra_ca_bundle=HOST_CA, cran_repo=local_cran.url),
-        "docker": DockerResource(registry=registry),
-    }
-    defs = build_definitions(PipelineContext(repo, channel_map={"conda-forge": local_channel.url}))
-    return {"defs": defs, "resources": resources, "store": LocalStore(root / "store"), "registry": registry}
-
-
-
-
+        local_cran: LocalCran) -> E2E:  # noqa: F811 (fixture)
+    return make_e2e(tmp_path_factory.mktemp("r-e2e"), {"rdemo": _class(PACKAGES_R), "rbroken": _class(BROKEN_PACKAGES_R)},
+                    channel_url=local_channel.url, registry=registry, foundation_image=foundation_image,
+                    cran_repo=local_cran.url)
 
 
 def test_r_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
     result = run_class(e2e, "rdemo")
     assert result.success
-    [check] = result.get_asset_check_evaluations()
-    assert check.passed, check.metadata
-    meta = {k: v.value for k, v in check.metadata.items()}
-    assert {"ir_kernelspec", "r_notebook", "r_packages_load", "kernelspec", "notebook_executes"} <= set(meta)
+    smoke = check(result, "smoke_tests")
+    assert smoke.passed, smoke.metadata
+    meta = {k: v.value for k, v in smoke.metadata.items()}
+    assert {"ir_kernelspec", "r_notebook", "r_packages_load", "default_kernel", "notebook_executes"} <= set(meta)
     assert "R (Stats 101)" in meta["ir_kernelspec"]
     # packages.R's jhdemo and the conda list's r-base (R's `base`) were loaded with library().
     assert "jhdemo" in meta["r_packages_load"] and "base" in meta["r_packages_load"]

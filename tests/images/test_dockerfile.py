@@ -28,8 +28,12 @@ from jh_pipeline.images.context import (
     EXTRA_CA,
     PACKAGES_R,
     PIP_LOCK,
+    SERVER_LOCK,
+    SERVER_PIP_LOCK,
+    DEFAULT_BASE_IMAGE,
     build_args,
     prepare_build_context,
+    prepare_server_context,
 )
 from tests.support.docker import HOST, REPO_ROOT
 
@@ -57,10 +61,15 @@ def test_hadolint_passes(dockerfile: Path) -> None:
 def test_dockerfile_stages_and_base_image_arg() -> None:
     text = (REPO_ROOT / "Dockerfile").read_text()
     stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)", text, re.MULTILINE | re.IGNORECASE)
-    assert [name for _, name in stages] == ["conda_env", "base", "r_lang", "r_julia"]
+    # The server stages come first: the classic builder walks every stage before the target, and a
+    # class build passes them with empty inputs; class stages build FROM the pulled server image.
+    assert [name for _, name in stages] == [
+        "tools", "server_env", "server", "conda_env", "pip_packages", "base", "r_lang", "r_julia"]
     assert dict((n, f) for f, n in stages) == {
-        "conda_env": "${BASE_IMAGE}", "base": "${BASE_IMAGE}", "r_lang": "base", "r_julia": "r_lang"}
-    assert re.search(r"^ARG BASE_IMAGE=quay\.io/jupyter/base-notebook", text, re.MULTILINE)
+        "tools": "${BASE_IMAGE}", "server_env": "tools", "server": "${BASE_IMAGE}", "conda_env": "tools",
+        "pip_packages": "conda_env", "base": "${SERVER_IMAGE}", "r_lang": "base", "r_julia": "r_lang"}
+    assert f"ARG BASE_IMAGE={DEFAULT_BASE_IMAGE}\n" in text
+    assert DEFAULT_BASE_IMAGE.startswith("quay.io/jupyter/docker-stacks-foundation:")
     # The classic builder (docker-py) knows neither of these.
     instructions = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     assert "--mount" not in instructions and "<<" not in instructions
@@ -97,6 +106,23 @@ def test_prepared_context_has_everything_the_dockerfile_copies(tmp_path: Path) -
     assert (ctx / APT_COMMON).stat().st_mode & 0o777 == 0o644
 
 
+def test_server_context_holds_the_server_inputs_and_no_class_inputs(tmp_path: Path) -> None:
+    ctx = prepare_server_context(tmp_path / "ctx", REPO_ROOT, b"version: 6\n", "tqdm==4.66.0\n", "git\n", None)
+    for source in _copy_sources(ctx / "Dockerfile"):
+        source = source.replace("${EXTRA_CA_BUNDLE}", EXTRA_CA)
+        if not source.startswith("build/julia/"):
+            assert (ctx / source).is_file(), source
+    assert (ctx / SERVER_LOCK).read_bytes() == b"version: 6\n"
+    assert (ctx / SERVER_PIP_LOCK).read_text() == "tqdm==4.66.0\n"
+    assert (ctx / APT_COMMON).read_text() == "git\n"
+    assert (ctx / CONDA_LOCK).read_bytes() == b"" and (ctx / APT_CLASS).read_bytes() == b""
+    with pytest.raises(ValueError):
+        prepare_server_context(tmp_path / "other", REPO_ROOT, b"\n", "", "", None)
+    # and a class context leaves the server inputs empty (its server stages are no-ops)
+    cls = prepare_build_context(tmp_path / "cls", REPO_ROOT, b"lock", "", "", "", None)
+    assert (cls / SERVER_LOCK).read_bytes() == b"" and (cls / APT_COMMON).read_bytes() == b""
+
+
 def test_prepared_context_without_ca_and_guards(tmp_path: Path) -> None:
     ctx = prepare_build_context(tmp_path / "ctx", REPO_ROOT, b"lock", "", "", "", None)
     assert (ctx / EXTRA_CA).read_bytes() == b""  # the Dockerfile reads an empty file as "no extra CA"
@@ -126,6 +152,10 @@ def test_build_args_leave_defaults_to_the_dockerfile() -> None:
         "CLASS_NAME": "stats", "CRAN_REPO": "http://127.0.0.1:8080", "R_KERNEL_DISPLAY_NAME": "R (Stats)",
         "INSTALL_MYSQL": "1"}
     assert build_args("stats", cran_repo="", install_mysql=False) == {"CLASS_NAME": "stats"}
+    assert build_args("sq", server_image="r/jupyter-server@sha256:ab", conda_channels=("conda-forge", "bioconda"),
+                      sqlite_kernel=True) == {
+        "CLASS_NAME": "sq", "SERVER_IMAGE": "r/jupyter-server@sha256:ab", "CONDA_CHANNELS": "conda-forge,bioconda",
+        "SQLITE_KERNEL": "1"}
     for bad in ("", "a b", "x/y", "ä"):
         with pytest.raises(ValueError):
             build_args(bad)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from jh_pipeline.catalog import Target, load_catalog
 from jh_pipeline.catalog.config import ClassConfig
 from jh_pipeline.scaffold.workflows import (
-    HEADER, WorkflowConflictError, WorkflowSettings, generate, render_workflow,
+    HEADER, WorkflowConflictError, WorkflowSettings, check_workflows, generate, render_workflow,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -312,11 +312,20 @@ def class_assets(cls):
 def other():
     marker("common.other")
 
+@dg.asset(key=["common", "server_env"])
+def server_env():
+    marker("common.server_env")
+
+@dg.asset(key=["common", "server_image"], deps=[server_env])
+def server_image():
+    marker("common.server_image")
+
 @dg.asset(key=["broken", "image"], tags={"class": "broken"})
 def broken_image():
     raise RuntimeError("build failed")
 
-defs = dg.Definitions(assets=[*class_assets("alpha"), *class_assets("alpha_two"), other, broken_image])
+defs = dg.Definitions(assets=[*class_assets("alpha"), *class_assets("alpha_two"), other, server_env, server_image,
+                              broken_image])
 '''
 
 
@@ -368,11 +377,81 @@ def test_known_class_materializes_only_its_assets(guard_env: dict[str, str]) -> 
     done = run_script({**guard_env, "JH_FORCE_RESOLVE": "true"}, "alpha")
 
     assert done.returncode == 0, done.stderr
-    assert markers(guard_env) == {"alpha.conda_env": "true", "alpha.image": "true"}  # not alpha_two, not common
+    # the class's assets and the shared server env and image it builds on; not alpha_two, not common/other
+    assert markers(guard_env) == {"alpha.conda_env": "true", "alpha.image": "true",
+                                  "common.server_env": "true", "common.server_image": "true"}
 
 
 def test_a_failed_asset_fails_the_script(guard_env: dict[str, str]) -> None:
     done = run_script({**guard_env, "JH_FORCE_RESOLVE": ""}, "broken")
 
     assert done.returncode != 0
-    assert markers(guard_env) == {}
+    assert set(markers(guard_env)) <= {"common.server_env", "common.server_image"}  # no class asset ran
+
+
+# --- --check: what is wrong, by kind ------------------------------------------------------------
+
+def test_check_says_missing_differs_and_stale(repo: Path) -> None:
+    generate(repo)
+    edited = workflows_of(repo) / "biol1435.yml"
+    edited.write_text(edited.read_text() + "# a hand edit\n")
+    (workflows_of(repo) / "php2650.yml").unlink()
+    shutil.rmtree(repo / "requirements" / "classes" / "neur1630")
+
+    assert [i.format() for i in check_workflows(repo)] == [
+        f"differs: {edited}",
+        f"missing: {workflows_of(repo) / 'php2650.yml'}",
+        f"stale: {workflows_of(repo) / 'neur1630.yml'}: its class folder is gone",
+    ]
+
+
+HAND_WRITTEN = """\
+name: old build of apma0365
+on:
+  push:
+    paths:
+      - "requirements/common/**"
+      - "requirements/classes/apma0365/**"
+jobs: {}
+"""
+
+
+def test_check_reports_a_hand_written_workflow_watching_a_class(repo: Path) -> None:
+    generate(repo)
+    old = workflows_of(repo) / "build-apma.yaml"
+    old.write_text(HAND_WRITTEN)
+    # Not reported: watching every class (a repository-wide check), or naming a class only in a step.
+    (workflows_of(repo) / "tests.yml").write_text(
+        'on:\n  pull_request:\n    paths: ["requirements/classes/**"]\njobs:\n  t:\n    runs-on: ubuntu-latest\n'
+        '    steps:\n      - run: ls requirements/classes/php1560/\n'
+    )
+
+    assert [i.format() for i in check_workflows(repo)] == [
+        f"hand-written: {old}: line 6 watches requirements/classes/apma0365/, which its generated workflow already "
+        "builds; delete this file or drop that path"
+    ]
+    assert generate(repo, check=True) == [old]
+    assert generate(repo) == []  # generating leaves it alone
+    assert old.read_text() == HAND_WRITTEN
+
+
+def test_cli_check_output(repo: Path) -> None:
+    generate(repo)
+    (workflows_of(repo) / "php2650.yml").unlink()
+    (workflows_of(repo) / "old.yml").write_text(HAND_WRITTEN)
+
+    done = subprocess.run([sys.executable, "-m", "jh_pipeline.cli", "workflows", "--check"], cwd=repo,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"missing: {workflows_of(repo).resolve() / 'php2650.yml'}",
+        f"hand-written: {workflows_of(repo).resolve() / 'old.yml'}: line 6 watches requirements/classes/apma0365/, "
+        "which its generated workflow already builds; delete this file or drop that path",
+    ]
+    assert "run `jh-pipeline workflows`" in done.stderr and "hand-written workflows watch class folders" in done.stderr
+
+    written = subprocess.run([sys.executable, "-m", "jh_pipeline.cli", "workflows"], cwd=repo,
+                             capture_output=True, text=True, check=False)
+    assert written.returncode == 0
+    assert written.stdout == f"wrote: {workflows_of(repo).resolve() / 'php2650.yml'}\n"
+    assert written.stderr.startswith(f"warning: hand-written: {workflows_of(repo).resolve() / 'old.yml'}: line 6")
