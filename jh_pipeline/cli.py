@@ -25,6 +25,45 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def preflight_settings(args: argparse.Namespace) -> object:
+    """Preflight's settings from the environment (the same variables the pipeline reads) and flags."""
+    import os
+
+    from jh_pipeline.defs.resources import parse_channel_map
+    from jh_pipeline.envs.pip_lock import PipIndexConfig
+    from jh_pipeline.preflight import DEFAULT_CRAN_REPO, PreflightSettings
+
+    return PreflightSettings(
+        channel_map=parse_channel_map(os.environ.get("JH_CHANNEL_MAP", "")),
+        channel_alias=os.environ.get("JH_CONDA_CHANNEL_ALIAS") or None,
+        pip=PipIndexConfig.from_env(os.environ),
+        cran_repo=os.environ.get("JH_CRAN_REPO") or DEFAULT_CRAN_REPO,
+        bioc_repo=args.bioc_repo,
+        ca_bundle=os.environ.get("JH_EXTRA_CA_BUNDLE") or None,
+        online=args.online,
+    )
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from jh_pipeline.defs.resources import ChannelMapError
+    from jh_pipeline.preflight import select_classes, run_preflight
+
+    catalog = load_catalog(args.requirements)
+    keys, message = select_classes(catalog, args.requirements, args.classes, args.base)
+    if message:
+        print(message, file=sys.stderr)
+    if keys is None:
+        return 1
+    if not keys:
+        return 0
+    try:
+        settings = preflight_settings(args)
+    except ChannelMapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return run_preflight(catalog, keys, settings, log=lambda line: print(line, file=sys.stderr))  # type: ignore[arg-type]
+
+
 def cmd_new_class(args: argparse.Namespace) -> int:
     from jh_pipeline.scaffold.new_class import ClassExistsError, create_class
 
@@ -103,6 +142,12 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     return run_quickstart(args.class_key, offline=args.offline)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from jh_pipeline.ui import run_ui
+
+    return run_ui(offline=args.offline, port=args.port, host=args.host)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # --requirements is accepted before or after the subcommand.
     tree = argparse.ArgumentParser(add_help=False)
@@ -118,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = command("validate", "check every class; one `PATH:LINE: severity: message` per finding")
     validate.set_defaults(func=cmd_validate)
+
+    preflight = command("preflight", "check classes as far as possible without building: validate, conda and pip "
+                        "locks, R package names, Julia (--online)")
+    preflight.add_argument("classes", nargs="*", metavar="CLASS",
+                           help="classes to check (default: those changed against --base, uncommitted changes included)")
+    preflight.add_argument("--base", default="origin/main", help="the main branch to compare with (default origin/main, else main)")
+    preflight.add_argument("--bioc-repo", default="https://bioconductor.org/packages/release/bioc", metavar="URL",
+                           help="Bioconductor repository (its src/contrib/PACKAGES is read)")
+    preflight.add_argument("--online", action="store_true", help="also resolve Julia packages")
+    preflight.set_defaults(func=cmd_preflight)
 
     new = command("new-class", "create requirements/classes/NAME and its CI workflow")
     new.add_argument("-c", metavar="NAME", required=True, help="class name, e.g. data1010")
@@ -146,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--offline", dest="offline", action="store_const", const=True, help="force the offline profile")
     profile.add_argument("--online", dest="offline", action="store_const", const=False, help="force the online profile")
     quick.set_defaults(func=cmd_quickstart, offline=None)
+
+    ui = command("ui", "the Dagster UI (dagster dev) on the quickstart's profile, settings and stand-ins")
+    ui_profile = ui.add_mutually_exclusive_group()
+    ui_profile.add_argument("--offline", dest="offline", action="store_const", const=True, help="force the offline profile")
+    ui_profile.add_argument("--online", dest="offline", action="store_const", const=False, help="force the online profile")
+    ui.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    ui.add_argument("--host", default="127.0.0.1", help="address of the UI (default 127.0.0.1: Dagster has no login)")
+    ui.set_defaults(func=cmd_ui, offline=None)
     return parser
 
 

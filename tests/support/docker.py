@@ -18,15 +18,15 @@ Everything uses host networking; nothing listens beyond 127.0.0.1.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
+
+from jh_pipeline.processes import kill_pid, pid_alive
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
@@ -56,26 +56,8 @@ def engine_answers() -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def kill_pid(pid: int, grace: float = 15.0) -> None:
-    """SIGTERM `pid`, then SIGKILL if it is still alive after `grace` seconds (it may ignore TERM)."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                return
-            time.sleep(0.1)
+# Re-exported for the other test helpers: the package's own PID-based stopping.
+_alive = pid_alive
 
 
 def run_script(name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600,
