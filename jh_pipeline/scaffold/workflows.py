@@ -91,6 +91,14 @@ def render_workflow(
     )
 
 
+PREFLIGHT_WORKFLOW = "preflight.yml"
+
+
+def render_preflight(settings: WorkflowSettings) -> str:
+    """The pull-request workflow running `jh-pipeline preflight` on the changed classes."""
+    return _environment().get_template("preflight.yml.j2").render(header=HEADER, settings=settings)
+
+
 def is_generated(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8") as handle:
@@ -147,8 +155,13 @@ def _plan(repo_root: Path, settings: WorkflowSettings) -> tuple[dict[Path, str],
         if spec.config is not None:
             wanted[path] = render_workflow(key, spec.config, settings, folder=spec.folder.name)
 
+    preflight = repo_root / WORKFLOWS_DIR / PREFLIGHT_WORKFLOW
+    if PREFLIGHT_WORKFLOW.removesuffix(".yml") not in catalog.classes:  # a class of that name has the file
+        check_writable(preflight)
+        wanted[preflight] = render_preflight(settings)
+
     workflows = repo_root / WORKFLOWS_DIR
-    known = {workflow_path(repo_root, key) for key in catalog.classes}
+    known = {workflow_path(repo_root, key) for key in catalog.classes} | {preflight}
     stale = sorted(p for p in workflows.glob("*.yml") if p not in known and is_generated(p)) if workflows.is_dir() else []
     folders = sorted({spec.folder.name for spec in (*catalog.classes.values(), *catalog.left_out)})
     return wanted, stale, _hand_written_watchers(workflows, folders)

@@ -56,7 +56,7 @@ def test_one_workflow_per_class_of_the_seeded_tree(repo: Path) -> None:
 
     changed = generate(repo)
 
-    expected = [workflows_of(repo) / f"{key}.yml" for key in keys]
+    expected = sorted([workflows_of(repo) / f"{key}.yml" for key in keys] + [workflows_of(repo) / "preflight.yml"])
     assert sorted(changed) == expected
     assert sorted(workflows_of(repo).iterdir()) == expected
     assert all(p.read_text().splitlines()[0] == HEADER for p in expected)
@@ -262,7 +262,7 @@ def real_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_generated_workflows_pass_actionlint(repo: Path, auth: str) -> None:
     generate(repo, settings=WorkflowSettings(gcp_auth=auth))  # type: ignore[arg-type]
     paths = sorted(workflows_of(repo).iterdir())
-    assert len(paths) == 10
+    assert len(paths) == 11  # one per class, and preflight.yml
 
     assert real_findings(actionlint(paths)) == []
 

@@ -128,3 +128,46 @@ def local_cran(docker_engine: docker.DockerClient, foundation_image: str,
         yield LocalCran(url=url, path=repo, packages={n: v for n, (v, _) in DEFAULT_PACKAGES.items()})
     finally:
         stop()
+
+
+# --- index-only repositories: CRAN-like (with an Archive/) and Bioconductor-like -----------------
+# Name checks read only `src/contrib/PACKAGES` and `src/contrib/Archive/<name>/`: no R needed.
+
+INDEX_CRAN: dict[str, str] = {"jhdemo": "0.1.0", "ggplot2": "3.5.1"}
+INDEX_BIOC: dict[str, str] = {"jhbioc": "1.0.0", "limma": "3.60.0"}
+INDEX_ARCHIVED: dict[str, str] = {"jhold": "0.9.0"}  # in Archive/ only, like a package removed from CRAN
+
+
+@dataclass(frozen=True)
+class LocalRIndexes:
+    cran_url: str  # http://127.0.0.1:<port>/cran: a CRAN mirror base URL (JH_CRAN_REPO)
+    bioc_url: str  # http://127.0.0.1:<port>/bioc: a Bioconductor repository base URL
+    cran: Mapping[str, str]
+    bioc: Mapping[str, str]
+    archived: Mapping[str, str]
+
+
+def write_packages_index(contrib: Path, packages: Mapping[str, str]) -> None:
+    contrib.mkdir(parents=True, exist_ok=True)
+    records = [f"Package: {name}\nVersion: {version}\nNeedsCompilation: no\n" for name, version in packages.items()]
+    (contrib / "PACKAGES").write_text("\n".join(records))
+
+
+def write_index_repositories(root: Path) -> None:
+    write_packages_index(root / "cran" / "src" / "contrib", INDEX_CRAN)
+    for name, version in INDEX_ARCHIVED.items():
+        folder = root / "cran" / "src" / "contrib" / "Archive" / name
+        folder.mkdir(parents=True)
+        (folder / f"{name}_{version}.tar.gz").write_bytes(b"")  # the listing is what is read
+    write_packages_index(root / "bioc" / "src" / "contrib", INDEX_BIOC)
+
+
+@pytest.fixture(scope="session")
+def local_r_indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRIndexes]:
+    root = tmp_path_factory.mktemp("r-indexes")
+    write_index_repositories(root)
+    url, stop = serve_directory(root)
+    try:
+        yield LocalRIndexes(f"{url}/cran", f"{url}/bioc", INDEX_CRAN, INDEX_BIOC, INDEX_ARCHIVED)
+    finally:
+        stop()
