@@ -46,7 +46,7 @@ def preflight_settings(args: argparse.Namespace) -> object:
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     from jh_pipeline.defs.resources import ChannelMapError
-    from jh_pipeline.preflight import select_classes, run_preflight
+    from jh_pipeline.preflight import run_preflight, select_classes
 
     catalog = load_catalog(args.requirements)
     keys, message = select_classes(catalog, args.requirements, args.classes, args.base)

@@ -163,10 +163,13 @@ def materialize_image(
     assert spec.config is not None
     docker: DockerResource = context.resources.docker
     plan = plan_image(context, ctx, spec)
-    if not force and docker.tag_exists(plan.ref):
+    existing = None if force else docker.remote_digest(plan.ref)
+    if existing is not None:
         # Only images that passed their smoke checks are ever pushed: the tag is the proof.
         context.log.info(f"{spec.key}: {plan.ref} is already in the registry; nothing to do")
-        yield dg.MaterializeResult(data_version=dg.DataVersion(plan.tag), metadata={**plan.recorded(), "skipped": True})
+        yield dg.MaterializeResult(
+            data_version=dg.DataVersion(plan.tag), metadata={**plan.recorded(), "digest": existing, "skipped": True}
+        )
         yield dg.AssetCheckResult(check_name=SMOKE_CHECK, passed=True, metadata={"note": "passed before this tag was pushed"})
         return
 
@@ -241,7 +244,7 @@ def materialize_release(
     latest = store.read_latest_manifest(plan.semester, spec.key)
     if not force and latest is not None and latest.set_id == plan.tag and docker.remote_digest(f"{repository}:latest") == source_digest:
         context.log.info(f"{spec.key}: latest already is {plan.tag}; nothing to do")
-        return dg.MaterializeResult(metadata={TAG: plan.tag, "skipped": True})
+        return dg.MaterializeResult(metadata={TAG: plan.tag, "digest": source_digest, "skipped": True})
     pushed = docker.retag_and_push(plan.ref, [f"{repository}:{t}" for t in tags], context.log.info)
     # The released env files: the exact sets the image was built from (the class env, Julia, and the
     # server env of its server image), as one set named by its tag.

@@ -234,7 +234,7 @@ class ServerPlan:
     size_budget: int | None = None
 
 
-SERVER_CHECKS = ["uid", "extensions", "versions", "git", "html_export", "pdf_export"]
+SERVER_CHECKS = ["uid", "extensions", "versions", "git", "tools", "html_export", "pdf_export"]
 
 
 def run_server_checks(client: docker.DockerClient, ref: str, size: int, plan: ServerPlan) -> list[CheckResult]:

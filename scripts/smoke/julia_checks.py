@@ -29,9 +29,15 @@ def tail(text, n=1500):
     return text.strip()[-n:]
 
 
+# The server env's Jupyter, by path: in class images the class env comes first on PATH.
+JUPYTER = os.path.join(os.environ.get("JH_SERVER_ENV", "/opt/jupyter"), "bin", "jupyter")
+
+
 def check_kernelspec(plan):
     kernel = plan["kernel"]
-    proc = run(["jupyter", "kernelspec", "list", "--json"], timeout=120)
+    if not os.access(JUPYTER, os.X_OK):
+        return [result("julia_kernelspec", False, f"kernel '{kernel}' missing: no Jupyter at {JUPYTER}")]
+    proc = run([JUPYTER, "kernelspec", "list", "--json"], timeout=120)
     if proc.returncode != 0:
         return [result("julia_kernelspec", False, f"jupyter kernelspec list failed: {tail(proc.stderr)}")]
     specs = json.loads(proc.stdout).get("kernelspecs", {})
@@ -63,7 +69,7 @@ def check_notebook(plan):
         with open(path, "w") as fh:
             json.dump(nb, fh)
         # The first start of a kernel loads IJulia: allow for slow machines, but not forever.
-        proc = run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+        proc = run([JUPYTER, "nbconvert", "--to", "notebook", "--execute", "--inplace",
                     f"--ExecutePreprocessor.kernel_name={kernel}", "--ExecutePreprocessor.timeout=600",
                     "--ExecutePreprocessor.startup_timeout=600", path], timeout=1200)
         if proc.returncode != 0:

@@ -115,6 +115,15 @@ def check_git(plan):
     return result("git", True, run([path, "--version"]).stdout.strip())
 
 
+def check_tools(plan):
+    """What notebook exports and terminals expect of the image: pandoc (nbconvert) and ps (procps)."""
+    missing = [tool for tool in ("pandoc", "ps") if shutil.which(tool) is None]
+    if missing:
+        return result("os_tools", False, f"not on PATH: {', '.join(missing)} (add pandoc / procps to requirements/common/apt.txt)")
+    version = run(["pandoc", "--version"]).stdout.splitlines()[:1]
+    return result("os_tools", True, f"{version[0] if version else 'pandoc'}; ps")
+
+
 EXPORT_NOTEBOOK = {
     "cells": [
         {"cell_type": "markdown", "id": "m1", "metadata": {},
@@ -174,6 +183,7 @@ CHECKS = {
     "extensions": check_extensions,
     "versions": check_versions,
     "git": check_git,
+    "tools": check_tools,
     "html_export": check_html_export,
     "pdf_export": check_pdf_export,
 }

@@ -28,8 +28,8 @@ SEMESTER = "fall-2026"
 HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 STEPS = ("conda_env", "image", "release")
 # The shared lists of every e2e tree: a server plugin (nbgitpuller, for the hub test), a package
-# every class env gets too (six), git in the server image.
-E2E_COMMON: Mapping[str, str] = {"requirements.txt": "six\nnbgitpuller\n", "apt.txt": "git\n"}
+# every class env gets too (six), git, pandoc and ps in the server image.
+E2E_COMMON: Mapping[str, str] = {"requirements.txt": "six\nnbgitpuller\n", "apt.txt": "git\npandoc\nprocps\n"}
 
 
 @dataclass

@@ -110,7 +110,7 @@ def test_invalid_class_is_refused_before_solving(tmp_path: Path, local_channel: 
     repo = make_repo(tmp_path / "repo", {"bad": "x=1.*\nx=2.*\n"})
     result = _materialize(_defs(repo, local_channel.url), ["bad/conda_env"], resources)
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    assert "does not validate" in failure.step_failure_data.error.message
+    assert "class bad has errors; run jh-pipeline validate" in failure.step_failure_data.error.message
 
 
 def test_cli_materialize_is_a_no_op_when_nothing_changed(repo: Path, local_channel: Any, tmp_path: Path) -> None:

@@ -96,7 +96,12 @@ def test_every_class_has_its_assets_in_the_ui(webserver: str) -> None:
         expected = {"requirements", "conda_env", "image", "release"} | ({"julia_env"} if name in julia else set())
         present = {key.split("/", 1)[1] for key in keys if key.startswith(f"{name}/")}
         assert present == expected, f"{name}: UI shows {sorted(present)}, expected {sorted(expected)}"
-    assert {node["groupName"] for node in nodes} == {"classes"}
+    assert {"common/server_env", "common/server_image"} <= keys
+    # one labelled group per class, and the shared assets in `common`
+    groups = {"/".join(node["assetKey"]["path"]): node["groupName"] for node in nodes}
+    assert {groups[k] for k in keys if k.startswith("common/")} == {"common"}
+    for name in catalog.classes:
+        assert {groups[k] for k in keys if k.startswith(f"{name}/")} == {f"classes/{name}"}
 
     location = graphql(webserver, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
     assert [e["loadStatus"] for e in location["workspaceOrError"]["locationEntries"]] == ["LOADED"]

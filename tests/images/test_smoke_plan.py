@@ -6,7 +6,7 @@ import importlib.util
 
 from jh_pipeline.images.smoke import R_CHECKS, SMOKE_SCRIPT, SmokePlan
 
-PYTHON_CHECKS = ["uid", "imports", "kernelspec", "notebook", "singleuser"]
+PYTHON_CHECKS = ["uid", "imports", "kernelspec", "notebook", "singleuser", "terminal"]
 
 
 def _smoke_checks_module():  # type: ignore[no-untyped-def]
@@ -32,7 +32,9 @@ def test_r_class_adds_the_r_checks_and_package_names() -> None:
     assert plan.in_container == PYTHON_CHECKS + R_CHECKS
     assert plan.r_conda_packages == ["base", "caret", "randomforest"]  # matched case-insensitively in R
     assert plan.r_packages == ["GGally", "ggrepel"]
-    assert plan.size_budget == 8_000_000_000 and plan.kernels == ["stats"]
+    # the class kernel is the default one, named python3
+    assert plan.size_budget == 8_000_000_000 and plan.kernels == ["python3"]
+    assert plan.notebooks == [("python3", "import sys; print('smoke', sys.prefix)", "smoke /opt/envs/stats")]
 
 
 def test_mysql_class_adds_the_roundtrip() -> None:
@@ -41,6 +43,12 @@ def test_mysql_class_adds_the_roundtrip() -> None:
     assert both.in_container == PYTHON_CHECKS + R_CHECKS + ["mysql_roundtrip"]
 
 
+def test_sqlite_class_adds_its_kernel_and_query() -> None:
+    plan = SmokePlan.for_class("sq", ["ipykernel", "xeus-sqlite"], None, sqlite=True, display_name="SQL 101")
+    assert plan.in_container == PYTHON_CHECKS + ["sqlite_kernel"]
+    assert plan.kernels == ["python3", "xsqlite"] and plan.display_name == "SQL 101"
+
+
 def test_every_planned_check_exists_in_the_container_script() -> None:
     checks = _smoke_checks_module().CHECKS
-    assert set(PYTHON_CHECKS + R_CHECKS + ["mysql_roundtrip"]) <= set(checks)
+    assert set(PYTHON_CHECKS + R_CHECKS + ["mysql_roundtrip", "sqlite_kernel"]) <= set(checks)
