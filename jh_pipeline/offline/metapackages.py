@@ -26,44 +26,33 @@ KERNEL_MODULE = "xsqlite_kernel"
 R_IRKERNEL_VERSION = "1.3.2"  # Debian bookworm's r-cran-irkernel
 
 
-def build_r_irkernel_metapackage(out_dir: Path, r_version: str) -> Path:
-    """`r-irkernel` (noarch) = the `r-base` stand-in; the R library comes from Debian's apt package."""
-    destination = out_dir / f"r-irkernel-{R_IRKERNEL_VERSION}-{_METAPACKAGE_BUILD}.tar.bz2"
+def build_metapackage(out_dir: Path, name: str, version: str, depends: list[str], summary: str, license: str) -> Path:
+    """A noarch package with no files: it only pulls in `depends` (cached by its file name)."""
+    destination = out_dir / f"{name}-{version}-{_METAPACKAGE_BUILD}.tar.bz2"
     if destination.exists():
         return destination
     out_dir.mkdir(parents=True, exist_ok=True)
     index = {
-        "name": "r-irkernel", "version": R_IRKERNEL_VERSION, "build": _METAPACKAGE_BUILD, "build_number": 0,
-        "depends": [f"r-base =={r_version}"], "noarch": "generic", "subdir": "noarch", "license": "MIT",
-        "timestamp": TIMESTAMP_MS,
+        "name": name, "version": version, "build": _METAPACKAGE_BUILD, "build_number": 0, "depends": depends,
+        "noarch": "generic", "subdir": "noarch", "license": license, "timestamp": TIMESTAMP_MS,
     }
-    about = {"summary": "IRkernel (metapackage; Debian's r-cran-irkernel provides it; hermetic test channel)",
-             "license": "MIT"}
+    about = {"summary": f"{summary} (metapackage; hermetic test channel)", "license": license}
     write_tar_bz2(destination, [], info_files(index, [], {"about.json": about}))
     return destination
+
+
+def build_r_irkernel_metapackage(out_dir: Path, r_version: str) -> Path:
+    """`r-irkernel` = the `r-base` stand-in; the R library comes from Debian's r-cran-irkernel (apt)."""
+    return build_metapackage(out_dir, "r-irkernel", R_IRKERNEL_VERSION, [f"r-base =={r_version}"],
+                             "IRkernel; Debian's r-cran-irkernel provides it", "MIT")
 
 
 def build_singleuser_metapackage(out_dir: Path, jupyterhub_version: str) -> Path:
-    """`jupyterhub-singleuser` (noarch) = `jupyterhub ==<version>` plus the server it runs on."""
-    destination = out_dir / f"jupyterhub-singleuser-{jupyterhub_version}-{_METAPACKAGE_BUILD}.tar.bz2"
-    if destination.exists():
-        return destination
-    out_dir.mkdir(parents=True, exist_ok=True)
-    index = {
-        "name": "jupyterhub-singleuser",
-        "version": jupyterhub_version,
-        "build": _METAPACKAGE_BUILD,
-        "build_number": 0,
-        # The wheel of jupyterhub does not require jupyter_server, which the single-user server needs.
-        "depends": [f"jupyterhub =={jupyterhub_version}", "jupyter-server >=2"],
-        "noarch": "generic",
-        "subdir": "noarch",
-        "license": "BSD-3-Clause",
-        "timestamp": TIMESTAMP_MS,
-    }
-    about = {"summary": "JupyterHub single-user server (metapackage; hermetic test channel)", "license": "BSD-3-Clause"}
-    write_tar_bz2(destination, [], info_files(index, [], {"about.json": about}))
-    return destination
+    """`jupyterhub-singleuser` = `jupyterhub ==<version>` plus the server it runs on."""
+    # The wheel of jupyterhub does not require jupyter_server, which the single-user server needs.
+    depends = [f"jupyterhub =={jupyterhub_version}", "jupyter-server >=2"]
+    return build_metapackage(out_dir, "jupyterhub-singleuser", jupyterhub_version, depends,
+                             "JupyterHub single-user server", "BSD-3-Clause")
 
 
 def kernel_spec() -> dict[str, object]:

@@ -54,6 +54,10 @@ done <<<"$listed"
 [ "${#keys[@]}" -gt 0 ] \
     || die "no asset matches class '$class' (selection $selection in $module); refusing to materialize (an empty selection would build every class)"
 
+# A class whose class.yaml is unusable shows only its folder and an env step that names its errors.
+[[ " ${keys[*]} " == *" $class/image "* ]] \
+    || die "class $class has errors; run jh-pipeline validate"
+
 # The shared server env and image go first: they cost a lookup when they exist, and the class
 # image builds FROM the server image they record. Listed by exact key, so nothing else joins.
 shared="$(dagster asset list -m "$module" --select 'key:"common/server_env" or key:"common/server_image"')" \

@@ -320,12 +320,20 @@ def server_env():
 def server_image():
     marker("common.server_image")
 
+@dg.observable_source_asset(key=["halfbroken", "requirements"], tags={"class": "halfbroken"})
+def halfbroken_requirements():
+    return dg.DataVersion("v1")
+
+@dg.asset(key=["halfbroken", "conda_env"], deps=[halfbroken_requirements.key], tags={"class": "halfbroken"})
+def halfbroken_env():
+    marker("halfbroken.conda_env")
+
 @dg.asset(key=["broken", "image"], tags={"class": "broken"})
 def broken_image():
     raise RuntimeError("build failed")
 
 defs = dg.Definitions(assets=[*class_assets("alpha"), *class_assets("alpha_two"), other, server_env, server_image,
-                              broken_image])
+                              halfbroken_requirements, halfbroken_env, broken_image])
 '''
 
 
@@ -380,6 +388,14 @@ def test_known_class_materializes_only_its_assets(guard_env: dict[str, str]) -> 
     # the class's assets and the shared server env and image it builds on; not alpha_two, not common/other
     assert markers(guard_env) == {"alpha.conda_env": "true", "alpha.image": "true",
                                   "common.server_env": "true", "common.server_image": "true"}
+
+
+def test_a_class_with_errors_is_named_and_nothing_runs(guard_env: dict[str, str]) -> None:
+    done = run_script({**guard_env, "JH_FORCE_RESOLVE": ""}, "halfbroken")
+
+    assert done.returncode != 0
+    assert "class halfbroken has errors; run jh-pipeline validate" in done.stderr
+    assert markers(guard_env) == {}
 
 
 def test_a_failed_asset_fails_the_script(guard_env: dict[str, str]) -> None:
