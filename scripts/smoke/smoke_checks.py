@@ -6,7 +6,6 @@ programs are the server env's ($JH_SERVER_ENV), called by path as the start-up s
 checks look at the image the way a student meets it: the default kernel, a terminal's python/pip.
 """
 
-import importlib.util
 import json
 import os
 import shutil
