@@ -85,8 +85,7 @@ def plan_image(context: dg.AssetExecutionContext, ctx: PipelineContext, spec: Cl
             endpoints.julia_url, endpoints.julia_sha256, pkg_server=os.environ.get("JULIA_PKG_SERVER", "")
         )
     # Inputs of the build that are neither env files nor build args: packages.R (R targets) and the
-    # apt lists (when there are any; classes without keep the tag they had before these counted).
-    # (the server image's digest, in the args, stands for the common lists and the server env)
+    # class's apt list. The common lists and the server env are in the server image's digest (an arg).
     inputs = {"TARGET": spec.config.target.value, "BASE_ID": base_id}
     if uses_r:
         inputs["PACKAGES_R"] = digest(packages_r(spec))
