@@ -11,13 +11,18 @@ from collections.abc import Iterator, Sequence
 import dagster as dg
 
 from jh_pipeline.catalog import ClassSpec
-from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.context import ClassSteps, PipelineContext
 from jh_pipeline.defs.env_steps import refuse_invalid
+from jh_pipeline.defs.steps import DEFAULT_STEPS
 from jh_pipeline.defs.keys import (
     COMMON_GROUP, COMMON_KEY, FORCE_TAG, RESOURCES, SERVER_CHECK, SERVER_ENV_KEY, SERVER_IMAGE_KEY, SMOKE_CHECK, class_group, class_keys,
 )
 
 log = logging.getLogger("jh_pipeline")
+
+
+def steps(ctx: PipelineContext) -> ClassSteps:
+    return ctx.steps or DEFAULT_STEPS
 
 # Materialize when inputs changed (observed data versions) or when the content hash moved.
 ON_CHANGE = dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()
@@ -60,7 +65,7 @@ def server_assets(ctx: PipelineContext) -> list[object]:
         description="The notebook server env (jh_pipeline.yaml `server:` + requirements/common), solved and locked.",
     )
     def server_env(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return ctx.steps.server_env(context, ctx, forced(context))
+        return steps(ctx).server_env(context, ctx, forced(context))
 
     @dg.multi_asset(
         name="common__server_image",
@@ -86,7 +91,7 @@ def server_assets(ctx: PipelineContext) -> list[object]:
         required_resource_keys=RESOURCES,
     )
     def server_image(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        yield from ctx.steps.server_image(context, ctx, forced(context))
+        yield from steps(ctx).server_image(context, ctx, forced(context))
 
     return [server_env, server_image]
 
@@ -125,7 +130,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
         description=f"{title}: solved conda env + pip lock (environment.yml, explicit lock) in the artifact store.",
     )
     def conda_env(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return ctx.steps.conda_env(context, ctx, spec, forced(context))
+        return steps(ctx).conda_env(context, ctx, spec, forced(context))
 
     assets: list[object] = [requirements, conda_env]
     image_deps = [keys["conda_env"], SERVER_IMAGE_KEY]
@@ -145,7 +150,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
             description=f"{title}: Julia Project.toml + Manifest.toml resolved from requirements.jl.",
         )
         def julia_env(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-            return ctx.steps.julia_env(context, ctx, spec, forced(context))
+            return steps(ctx).julia_env(context, ctx, spec, forced(context))
 
         assets.append(julia_env)
         image_deps.append(keys["julia_env"])
@@ -177,7 +182,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
         required_resource_keys=RESOURCES,
     )
     def image(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        yield from ctx.steps.image(context, ctx, spec, forced(context))
+        yield from steps(ctx).image(context, ctx, spec, forced(context))
 
     @dg.asset(
         key=keys["release"],
@@ -191,7 +196,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
         required_resource_keys=RESOURCES,
     )
     def release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return ctx.steps.release(context, ctx, spec, forced(context))
+        return steps(ctx).release(context, ctx, spec, forced(context))
 
     assets += [image, release]
     return assets

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -27,56 +27,21 @@ def repo_root() -> Path:
 Step = Callable[[Any, "PipelineContext", ClassSpec, bool], Any]
 
 
-def _conda_env(*args: Any) -> Any:
-    from jh_pipeline.defs.env_steps import materialize_conda_env
-
-    return materialize_conda_env(*args)
-
-
-def _julia_env(*args: Any) -> Any:
-    from jh_pipeline.defs.env_steps import materialize_julia_env
-
-    return materialize_julia_env(*args)
-
-
-def _image(*args: Any) -> Iterator[Any]:
-    from jh_pipeline.defs.image_steps import materialize_image
-
-    return materialize_image(*args)
-
-
-def _release(*args: Any) -> Any:
-    from jh_pipeline.defs.image_steps import materialize_release
-
-    return materialize_release(*args)
-
-
 # common step(context, pipeline context, force) -> what the asset returns (or yields).
 CommonStep = Callable[[Any, "PipelineContext", bool], Any]
 
 
-def _server_env(*args: Any) -> Any:
-    from jh_pipeline.defs.server_steps import materialize_server_env
-
-    return materialize_server_env(*args)
-
-
-def _server_image(*args: Any) -> Iterator[Any]:
-    from jh_pipeline.defs.server_steps import materialize_server_image
-
-    return materialize_server_image(*args)
-
-
 @dataclass(frozen=True)
 class ClassSteps:
-    """The bodies of the per-class assets: plain functions, imported only when a run needs them."""
+    """The bodies of the assets, as plain functions (jh_pipeline.defs.steps holds the real ones;
+    tests pass their own). Declared here so that the step modules never import the asset code."""
 
-    conda_env: Step = _conda_env
-    julia_env: Step = _julia_env
-    image: Step = _image
-    release: Step = _release
-    server_env: CommonStep = _server_env
-    server_image: CommonStep = _server_image
+    conda_env: Step
+    julia_env: Step
+    image: Step
+    release: Step
+    server_env: CommonStep
+    server_image: CommonStep
 
 
 @dataclass
@@ -85,7 +50,7 @@ class PipelineContext:
 
     root: Path
     channel_map: dict[str, str] = field(default_factory=dict)
-    steps: ClassSteps = field(default_factory=ClassSteps)
+    steps: ClassSteps | None = None  # None: the real bodies (jh_pipeline.defs.steps)
     requirements: Path | None = None  # default: root/requirements
     settings: Settings | None = None  # default: jh_pipeline.yaml at root (or JH_CONFIG)
     # Env keys by class: asked for by several assets at load time and again in runs.
