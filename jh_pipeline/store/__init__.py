@@ -1,9 +1,11 @@
-"""Artifact store for published environment files (local directory or GCS)."""
+"""Artifact store for published environment files (local directory or GCS); no Dagster here."""
 
 from jh_pipeline.store.base import (
     LATEST,
     MANIFEST_NAME,
     PAST,
+    POINTERS,
+    PRODUCTION,
     SET_SUBDIRS,
     ArtifactIntegrityError,
     ArtifactNotFoundError,
@@ -17,33 +19,25 @@ from jh_pipeline.store.base import (
 )
 from jh_pipeline.store.gcs import GCSStore, make_gcs_client
 from jh_pipeline.store.local import LocalStore, default_local_root
-from jh_pipeline.store.resource import (
-    ENV_VARS,
-    ArtifactStoreResource,
-    StoreConfigError,
-    store_resource_from_env,
-)
 
 __all__ = [
-    "ENV_VARS",
     "LATEST",
     "MANIFEST_NAME",
     "PAST",
+    "POINTERS",
+    "PRODUCTION",
     "SET_SUBDIRS",
     "ArtifactIntegrityError",
     "ArtifactNotFoundError",
     "ArtifactStore",
-    "ArtifactStoreResource",
     "GCSStore",
     "InvalidKeyError",
     "LocalStore",
     "ManifestEntry",
     "SetManifest",
-    "StoreConfigError",
     "class_prefix",
     "default_local_root",
     "latest_prefix",
     "make_gcs_client",
     "past_prefix",
-    "store_resource_from_env",
 ]

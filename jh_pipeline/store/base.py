@@ -5,7 +5,13 @@ Layout (compatible with the existing GCS deployment)::
     <semester>/<class>/past/<set_id>/{conda,julia}/...  one set per content hash or git sha
     <semester>/<class>/past/<set_id>/MANIFEST.json      written last: without it, the set is absent
     <semester>/<class>/latest/...                       mirror of the released set
-    <semester>/<class>/latest/MANIFEST.json             names the released set id
+    <semester>/<class>/latest/MANIFEST.json             names the released set id (and where its files are)
+    <semester>/<class>/production/...                   the same, for the set hubs run in production
+    <semester>/<class>/releases/<set_id>.json           what release recorded (date, digest, size, packages)
+    <semester>/<class>/pointers/<pointer>.json          every move of a pointer (who, when, from, to)
+
+``latest`` and ``production`` are pointers: mutable mirrors of an immutable ``past/`` set. A reader
+that follows a pointer's manifest (its ``files_at`` names the ``past/`` set) never gets a mixed set.
 
 Backends implement six primitives on flat string keys (``exists``, ``read_bytes``, ``write_bytes``,
 ``delete``, ``list``, ``uri``); the set operations below are written once on top of them.
@@ -25,8 +31,13 @@ from pydantic import BaseModel, ConfigDict
 
 PAST = "past"
 LATEST = "latest"
+PRODUCTION = "production"
+POINTERS: tuple[str, ...] = (LATEST, PRODUCTION)
+RELEASES = "releases"
+POINTER_LOGS = "pointers"
 MANIFEST_NAME = "MANIFEST.json"
-SET_SUBDIRS: tuple[str, ...] = ("conda", "julia", "server")  # class env, Julia, the server env
+# class env, Julia, the server env, the hub settings pinned by digest
+SET_SUBDIRS: tuple[str, ...] = ("conda", "julia", "server", "hub")
 # Names starting with this are backend bookkeeping (temp files, staging dirs), never keys.
 INTERNAL_PREFIX = ".jh-"
 
@@ -81,7 +92,25 @@ def past_prefix(semester: str, class_name: str, set_id: str) -> str:
 
 
 def latest_prefix(semester: str, class_name: str) -> str:
-    return f"{class_prefix(semester, class_name)}/{LATEST}"
+    return pointer_prefix(semester, class_name, LATEST)
+
+
+def validate_pointer(pointer: str) -> str:
+    if pointer not in POINTERS:
+        raise InvalidKeyError(f"unknown pointer {pointer!r}: use one of {', '.join(POINTERS)}")
+    return pointer
+
+
+def pointer_prefix(semester: str, class_name: str, pointer: str) -> str:
+    return f"{class_prefix(semester, class_name)}/{validate_pointer(pointer)}"
+
+
+def release_record_key(semester: str, class_name: str, set_id: str) -> str:
+    return f"{class_prefix(semester, class_name)}/{RELEASES}/{validate_name('set id', set_id)}.json"
+
+
+def pointer_log_key(semester: str, class_name: str, pointer: str) -> str:
+    return f"{class_prefix(semester, class_name)}/{POINTER_LOGS}/{validate_pointer(pointer)}.json"
 
 
 def validate_set_path(path: str) -> str:
@@ -93,10 +122,17 @@ def validate_set_path(path: str) -> str:
     return path
 
 
-def is_latest_key(key: str) -> bool:
-    """True for keys under ``<semester>/<class>/latest/``."""
+def is_pointer_key(key: str) -> bool:
+    """True for keys that change in place: under ``<semester>/<class>/{latest,production}/``, the
+    pointer logs, and the semester's index (GCS serves them with ``no-cache``)."""
     parts = key.split("/")
-    return len(parts) >= 4 and parts[2] == LATEST
+    if len(parts) == 2 and parts[1].startswith("index."):
+        return True
+    return len(parts) >= 4 and parts[2] in (*POINTERS, POINTER_LOGS)
+
+
+# The GCS backend asks this name; every pointer (not only latest) changes in place.
+is_latest_key = is_pointer_key
 
 
 def content_type_for(key: str) -> str:
@@ -123,6 +159,12 @@ class SetManifest(BaseModel):
     class_name: str
     set_id: str
     files: dict[str, ManifestEntry]
+    # Only in a pointer's manifest: the immutable past/ folder holding exactly these files. A reader
+    # that fetches the files from there, not from the pointer folder, never sees two sets mixed.
+    files_at: str | None = None
+    # Per conda platform: does the set's env solve there (as the solve found; the student README and
+    # the index say so). None for sets without a conda env.
+    solvable: dict[str, bool] | None = None
 
 
 def sha256_hex(data: bytes) -> str:
@@ -130,7 +172,8 @@ def sha256_hex(data: bytes) -> str:
 
 
 def build_manifest(
-    semester: str, class_name: str, set_id: str, files: Mapping[str, bytes]
+    semester: str, class_name: str, set_id: str, files: Mapping[str, bytes],
+    solvable: Mapping[str, bool] | None = None,
 ) -> SetManifest:
     if not files:
         raise InvalidKeyError("a set needs at least one file")
@@ -139,12 +182,14 @@ def build_manifest(
         for path, data in sorted(files.items())
     }
     past_prefix(semester, class_name, set_id)  # validates the names
-    return SetManifest(semester=semester, class_name=class_name, set_id=set_id, files=entries)
+    return SetManifest(semester=semester, class_name=class_name, set_id=set_id, files=entries,
+                       solvable=dict(solvable) if solvable is not None else None)
 
 
 def manifest_to_bytes(manifest: SetManifest) -> bytes:
     # Deterministic bytes: re-publishing an identical set rewrites an identical manifest.
-    return (json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()
+    # exclude_none: a set's manifest has no files_at, and its bytes stay what they always were.
+    return (json.dumps(manifest.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True) + "\n").encode()
 
 
 def manifest_from_bytes(data: bytes) -> SetManifest:
@@ -199,7 +244,10 @@ class ArtifactStore(ABC):
 
     def read_latest_manifest(self, semester: str, class_name: str) -> SetManifest | None:
         """The released set's manifest (it names ``set_id``); None if nothing was released."""
-        return self._read_manifest(f"{latest_prefix(semester, class_name)}/{MANIFEST_NAME}")
+        return self.read_pointer_manifest(semester, class_name, LATEST)
+
+    def read_pointer_manifest(self, semester: str, class_name: str, pointer: str) -> SetManifest | None:
+        return self._read_manifest(f"{pointer_prefix(semester, class_name, pointer)}/{MANIFEST_NAME}")
 
     def read_set_files(self, semester: str, class_name: str, set_id: str) -> dict[str, bytes]:
         """All files of a complete set, checked against its manifest."""
@@ -209,21 +257,40 @@ class ArtifactStore(ABC):
     def read_latest_set(
         self, semester: str, class_name: str
     ) -> tuple[SetManifest, dict[str, bytes]] | None:
-        """The released set, read consistently: the latest manifest names the set id and the files
+        """The released set, read consistently (see ``read_pointer_set``)."""
+        return self.read_pointer_set(semester, class_name, LATEST)
+
+    def read_pointer_set(
+        self, semester: str, class_name: str, pointer: str
+    ) -> tuple[SetManifest, dict[str, bytes]] | None:
+        """The set a pointer names, read consistently: its manifest names the set id and the files
         come from the immutable ``past/<id>/`` copy, so a concurrent switch cannot mix two sets."""
-        manifest = self.read_latest_manifest(semester, class_name)
+        manifest = self.read_pointer_manifest(semester, class_name, pointer)
         if manifest is None:
             return None
         return manifest, self._read_verified_files(manifest)
 
+    def pointer_is_current(self, semester: str, class_name: str, pointer: str, set_id: str) -> bool:
+        """True when the pointer's manifest names ``set_id`` and its folder holds exactly that set's
+        files and nothing else: a switch that stopped after its manifest (before cleaning up) is not.
+        File contents are not read again (a no-op run stays a few lookups): the manifest is written
+        after every file, and release moves the registry before the store, so a switch that died
+        half-way leaves the manifest or the registry naming another set, which a rerun notices."""
+        prefix = pointer_prefix(semester, class_name, pointer)
+        manifest = self.read_pointer_manifest(semester, class_name, pointer)
+        if manifest is None or manifest.set_id != set_id:
+            return False
+        return self.list(prefix) == sorted([f"{prefix}/{path}" for path in manifest.files] + [f"{prefix}/{MANIFEST_NAME}"])
+
     def publish_set(
-        self, semester: str, class_name: str, set_id: str, files: Mapping[str, bytes]
+        self, semester: str, class_name: str, set_id: str, files: Mapping[str, bytes],
+        solvable: Mapping[str, bool] | None = None,
     ) -> builtins.list[str]:  # ``list`` is a method name in this class
         """Write ``past/<set_id>/<path>`` for every file, then the manifest; return the keys
         (manifest last). Re-publishing identical content is a no-op. Re-publishing different
         content under the same id first removes the manifest, so the set is absent while it is
         rewritten, and stale files from an earlier attempt are removed."""
-        manifest = build_manifest(semester, class_name, set_id, files)
+        manifest = build_manifest(semester, class_name, set_id, files, solvable)
         prefix = past_prefix(semester, class_name, set_id)
         manifest_key = f"{prefix}/{MANIFEST_NAME}"
         keys = [f"{prefix}/{path}" for path in manifest.files] + [manifest_key]
@@ -237,29 +304,35 @@ class ArtifactStore(ABC):
         return keys
 
     def switch_latest(self, semester: str, class_name: str, set_id: str) -> SetManifest:
-        """Make ``latest/`` mirror the complete set ``set_id``; return its manifest.
+        return self.switch_pointer(semester, class_name, LATEST, set_id)
+
+    def switch_pointer(self, semester: str, class_name: str, pointer: str, set_id: str) -> SetManifest:
+        """Make ``<pointer>/`` (``latest``, ``production``) mirror the complete set ``set_id``;
+        return the pointer's manifest.
 
         Object stores have no atomic rename, so this (default) implementation does:
-        1. copy every file of the set to ``latest/`` (always: a crashed switch to another set may
+        1. copy every file of the set to ``<pointer>/`` (always: a crashed switch to another set may
            have overwritten files while the manifest still names this one),
-        2. write ``latest/MANIFEST.json`` last, naming the new set id,
-        3. delete objects under ``latest/`` that are not in the new set.
-        Guarantee: the latest manifest always names a complete set; a reader that reads the latest
-        manifest and then fetches files from ``past/<set_id>/`` (see ``read_latest_set``) never
-        sees a partial or mixed set. A reader fetching ``latest/<path>`` directly during a switch
-        may get a file of the new set next to files of the old one (checkable against the
-        manifest's sha256), or miss a file of the old set. A failed switch leaves the manifest
-        naming the old set (files possibly mixed); any later switch repairs ``latest/``.
+        2. write ``<pointer>/MANIFEST.json`` last, naming the new set id and (``files_at``) its
+           immutable ``past/<set_id>/`` folder,
+        3. delete objects under ``<pointer>/`` that are not in the new set.
+        Guarantee: the pointer's manifest always names a complete set; a reader that reads the
+        manifest and then fetches files from ``files_at`` (see ``read_pointer_set``) never sees a
+        partial or mixed set. A reader fetching ``<pointer>/<path>`` directly during a switch may
+        get a file of the new set next to files of the old one (checkable against the manifest's
+        sha256), or miss a file of the old set: that is why students are linked to ``past/``. A
+        failed switch leaves the manifest naming the old set (files possibly mixed); the next
+        switch repairs the folder, and ``pointer_is_current`` tells a rerun that it must switch.
         Backends with atomic renames override this.
         """
-        manifest = self._require_set(semester, class_name, set_id)
-        latest = latest_prefix(semester, class_name)
-        manifest_key = f"{latest}/{MANIFEST_NAME}"
+        manifest = self._pointer_manifest(semester, class_name, set_id)
+        prefix = pointer_prefix(semester, class_name, pointer)
+        manifest_key = f"{prefix}/{MANIFEST_NAME}"
         for path, data in self._read_verified_files(manifest).items():
-            self.write_bytes(f"{latest}/{path}", data, content_type_for(path))
+            self.write_bytes(f"{prefix}/{path}", data, content_type_for(path))
         self.write_bytes(manifest_key, manifest_to_bytes(manifest), _JSON)
-        keep = {f"{latest}/{path}" for path in manifest.files} | {manifest_key}
-        self._delete_except(latest, keep)
+        keep = {f"{prefix}/{path}" for path in manifest.files} | {manifest_key}
+        self._delete_except(prefix, keep)
         return manifest
 
     # Helpers.
@@ -269,6 +342,11 @@ class ArtifactStore(ABC):
             return manifest_from_bytes(self.read_bytes(key))
         except ArtifactNotFoundError:
             return None
+
+    def _pointer_manifest(self, semester: str, class_name: str, set_id: str) -> SetManifest:
+        """The manifest a pointer gets for a complete set: the set's, plus where its files are."""
+        manifest = self._require_set(semester, class_name, set_id)
+        return manifest.model_copy(update={"files_at": past_prefix(semester, class_name, set_id)})
 
     def _require_set(self, semester: str, class_name: str, set_id: str) -> SetManifest:
         manifest = self.read_set_manifest(semester, class_name, set_id)

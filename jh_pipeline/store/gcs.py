@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
-from google.api_core.exceptions import NotFound
+import requests
+from google.api_core.exceptions import GoogleAPICallError, NotFound, RetryError
+from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
+from google.auth.exceptions import TransportError
 from google.cloud import storage  # type: ignore[import-untyped]
 from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped]
 
+from jh_pipeline.errors import EndpointUnreachable
 from jh_pipeline.store.base import (
     ArtifactNotFoundError,
     ArtifactStore,
@@ -20,6 +26,13 @@ from jh_pipeline.store.base import (
 )
 
 EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
+# Seconds one store operation may take, retries included (JH_STORE_TIMEOUT). The client's own
+# default is 120 s of retries per call, which made an unreachable store hang a step for minutes.
+DEFAULT_TIMEOUT = 30.0
+SETTINGS = "JH_GCS_BUCKET, JH_GCS_PROJECT, STORAGE_EMULATOR_HOST, credentials, JH_STORE_TIMEOUT"
+# What an unreachable or refusing endpoint raises through the client (NotFound is an answer).
+_UNREACHABLE = (RetryError, TransportError, requests.exceptions.RequestException)
+T = TypeVar("T")
 
 
 def make_gcs_client(project: str | None = None) -> storage.Client:
@@ -39,11 +52,29 @@ class GCSStore(ArtifactStore):
         prefix: str = "",
         project: str | None = None,
         client: storage.Client | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.bucket_name = bucket
         self.prefix = normalize_prefix(prefix)
         self.project = project
         self._client = client
+        self.timeout = timeout
+        # Each request gets at most the whole budget; retries stop when the budget is spent.
+        self._retry: Retry = DEFAULT_RETRY.with_timeout(timeout)
+
+    def _endpoint(self) -> str:
+        host = os.environ.get(EMULATOR_ENV)
+        return f"gs://{self.bucket_name}" + (f" (emulator {host})" if host else "")
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one client call; an endpoint that does not answer becomes EndpointUnreachable."""
+        try:
+            return fn()
+        except NotFound:
+            raise
+        except (*_UNREACHABLE, GoogleAPICallError) as exc:
+            detail = f"{what}: {type(exc).__name__}: {exc}"
+            raise EndpointUnreachable("artifact store", self._endpoint(), SETTINGS, detail) from exc
 
     @cached_property
     def client(self) -> storage.Client:
@@ -58,11 +89,15 @@ class GCSStore(ArtifactStore):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def exists(self, key: str) -> bool:
-        return bool(self.bucket.blob(self._name(key)).exists())
+        blob = self.bucket.blob(self._name(key))
+        return bool(self._call(f"exists {key}", lambda: blob.exists(timeout=self.timeout, retry=self._retry)))
 
     def read_bytes(self, key: str) -> bytes:
+        blob = self.bucket.blob(self._name(key))
         try:
-            data: bytes = self.bucket.blob(self._name(key)).download_as_bytes()
+            data: bytes = self._call(
+                f"read {key}", lambda: blob.download_as_bytes(timeout=self.timeout, retry=self._retry)
+            )
             return data
         except NotFound as exc:
             raise ArtifactNotFoundError(f"{self.uri(key)} not found") from exc
@@ -75,22 +110,27 @@ class GCSStore(ArtifactStore):
             blob.cache_control = "no-cache"
         # Our writes are idempotent (same key, same bytes on retry), so retrying is safe without
         # generation preconditions; explicit because 2.x clients retry uploads only with them.
-        blob.upload_from_string(
-            data, content_type=content_type or "application/octet-stream", retry=DEFAULT_RETRY
-        )
+        self._call(f"write {key}", lambda: blob.upload_from_string(
+            data, content_type=content_type or "application/octet-stream", timeout=self.timeout, retry=self._retry
+        ))
 
     def delete(self, key: str) -> None:
+        blob = self.bucket.blob(self._name(key))
         with contextlib.suppress(NotFound):
-            self.bucket.blob(self._name(key)).delete()
+            self._call(f"delete {key}", lambda: blob.delete(timeout=self.timeout, retry=self._retry))
 
     def list(self, prefix: str = "") -> list[str]:
         base = normalize_prefix(prefix)
         full = "/".join(p for p in (self.prefix, base) if p)
         strip = len(self.prefix) + 1 if self.prefix else 0
-        blobs = self.client.list_blobs(self.bucket_name, prefix=f"{full}/" if full else None)
-        names = (blob.name for blob in blobs)
+        def names() -> list[str]:
+            blobs = self.client.list_blobs(
+                self.bucket_name, prefix=f"{full}/" if full else None, timeout=self.timeout, retry=self._retry
+            )
+            return [blob.name for blob in blobs]
+
         # Skip "folder" placeholder objects that the Cloud Console creates.
-        return sorted(name[strip:] for name in names if not name.endswith("/"))
+        return sorted(name[strip:] for name in self._call(f"list {prefix or '/'}", names) if not name.endswith("/"))
 
     def uri(self, key: str) -> str:
         name = "/".join(p for p in (self.prefix, normalize_prefix(key)) if p)

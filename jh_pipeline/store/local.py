@@ -11,7 +11,6 @@ from pathlib import Path
 
 from jh_pipeline.store.base import (
     INTERNAL_PREFIX,
-    LATEST,
     MANIFEST_NAME,
     ArtifactNotFoundError,
     ArtifactStore,
@@ -20,6 +19,7 @@ from jh_pipeline.store.base import (
     manifest_to_bytes,
     normalize_prefix,
     validate_key,
+    validate_pointer,
 )
 
 
@@ -43,10 +43,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 class LocalStore(ArtifactStore):
-    """Keys map to files under ``root``. ``latest`` is a symlink to a hidden staging directory
-    (``.jh-latest-*``, never listed as keys), replaced atomically: every path lookup under
-    ``latest/`` sees a complete set. A reader reading several files across a switch should use
-    ``read_latest_set`` (or resolve the link once), as on GCS."""
+    """Keys map to files under ``root``. A pointer (``latest``, ``production``) is a symlink to a
+    hidden staging directory (``.jh-<pointer>-*``, never listed as keys), replaced atomically: every
+    path lookup under ``latest/`` sees a complete set. A reader reading several files across a
+    switch should use ``read_pointer_set`` (or resolve the link once), as on GCS.
+
+    Every change to the tree goes through ``_write_file``, ``_replace`` and ``_remove`` (fault
+    injection in the tests counts them)."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root if root is not None else default_local_root()).absolute()
@@ -64,11 +67,20 @@ class LocalStore(ArtifactStore):
             raise ArtifactNotFoundError(f"{self.uri(key)} not found") from exc
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        _write_atomic(self._path(key), data)  # content_type has no meaning on a filesystem
+        self._write_file(self._path(key), data)  # content_type has no meaning on a filesystem
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        _write_atomic(path, data)
+
+    def _replace(self, source: Path, target: Path) -> None:
+        os.replace(source, target)
+
+    def _remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        path.unlink(missing_ok=True)
+        self._remove(path)
         # Prune empty parents so directory listings mirror what an object store shows.
         for parent in path.parents:
             if parent == self.root or not parent.is_relative_to(self.root):
@@ -94,30 +106,38 @@ class LocalStore(ArtifactStore):
     def uri(self, key: str) -> str:
         return (self.root / normalize_prefix(key)).as_uri()
 
-    def switch_latest(self, semester: str, class_name: str, set_id: str) -> SetManifest:
-        """Build the new ``latest`` in a hidden staging directory, then atomically replace the
-        ``latest`` symlink (rename(2) over it). A crash before the swap leaves latest untouched
-        and at most a hidden, unlisted staging directory behind."""
-        manifest = self._require_set(semester, class_name, set_id)
+    def switch_pointer(self, semester: str, class_name: str, pointer: str, set_id: str) -> SetManifest:
+        """Build the new ``<pointer>`` in a hidden staging directory, then atomically replace the
+        ``<pointer>`` symlink (rename(2) over it). A crash before the swap leaves the pointer
+        untouched and at most a hidden, unlisted staging directory behind (removed by the next
+        switch)."""
+        validate_pointer(pointer)
+        manifest = self._pointer_manifest(semester, class_name, set_id)
         files = self._read_verified_files(manifest)
         class_dir = self.root / class_prefix(semester, class_name)
         token = secrets.token_hex(6)
-        stage = class_dir / f"{INTERNAL_PREFIX}latest-{token}"
+        stage = class_dir / f"{INTERNAL_PREFIX}{pointer}-{token}"
         for path, data in files.items():
-            _write_atomic(stage / path, data)
-        _write_atomic(stage / MANIFEST_NAME, manifest_to_bytes(manifest))
+            self._write_file(stage / path, data)
+        self._write_file(stage / MANIFEST_NAME, manifest_to_bytes(manifest))
 
-        latest = class_dir / LATEST
-        link = class_dir / f"{INTERNAL_PREFIX}link-{token}"
+        current = class_dir / pointer
+        link = class_dir / f"{INTERNAL_PREFIX}link-{pointer}-{token}"
         os.symlink(stage.name, link)  # relative target: the tree can be moved or mounted elsewhere
-        old: Path | None = None
-        if latest.is_symlink():
-            old = class_dir / os.readlink(latest)
-        elif latest.exists():
+        if current.exists() and not current.is_symlink():
             # A plain directory (hand-made or legacy) cannot be swapped atomically: move it aside.
-            old = class_dir / f"{INTERNAL_PREFIX}old-{token}"
-            os.rename(latest, old)
-        os.replace(link, latest)
-        if old is not None and old.parent == class_dir and old.name.startswith(INTERNAL_PREFIX):
-            shutil.rmtree(old, ignore_errors=True)
+            self._replace(current, class_dir / f"{INTERNAL_PREFIX}old-{pointer}-{token}")
+        self._replace(link, current)
+        # Whatever an interrupted switch left: staging directories the pointer no longer names.
+        for leftover in class_dir.glob(f"{INTERNAL_PREFIX}*"):
+            if leftover.name != stage.name and _leftover_of(leftover.name, pointer):
+                if leftover.is_symlink() or leftover.is_file():
+                    leftover.unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(leftover, ignore_errors=True)
         return manifest
+
+
+def _leftover_of(name: str, pointer: str) -> bool:
+    rest = name.removeprefix(INTERNAL_PREFIX)
+    return rest.startswith((f"{pointer}-", f"link-{pointer}-", f"old-{pointer}-"))

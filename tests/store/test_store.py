@@ -204,3 +204,34 @@ def test_names_are_single_segments(
 ) -> None:
     with pytest.raises(InvalidKeyError):
         store.publish_set(semester, class_name, set_id, SET_A)
+
+
+def test_production_is_a_pointer_like_latest(store: ArtifactStore) -> None:
+    store.publish_set(SEM, CLS, "aaa", SET_A)
+    store.publish_set(SEM, CLS, "bbb", SET_B)
+    store.switch_latest(SEM, CLS, "bbb")
+    manifest = store.switch_pointer(SEM, CLS, "production", "aaa")
+    # The pointer's manifest names its set and the immutable folder holding exactly these files.
+    assert manifest.set_id == "aaa" and manifest.files_at == f"{SEM}/{CLS}/past/aaa"
+    assert store.read_set_manifest(SEM, CLS, "aaa").files_at is None  # a set's own manifest is unchanged
+    got = store.read_pointer_set(SEM, CLS, "production")
+    assert got is not None and got[1] == SET_A
+    production = f"{SEM}/{CLS}/production"
+    assert store.list(production) == sorted(f"{production}/{p}" for p in [*SET_A, "MANIFEST.json"])
+    assert store.read_latest_manifest(SEM, CLS).set_id == "bbb"  # the pointers move independently
+    assert store.pointer_is_current(SEM, CLS, "production", "aaa")
+    assert not store.pointer_is_current(SEM, CLS, "production", "bbb")
+    with pytest.raises(InvalidKeyError, match="unknown pointer"):
+        store.switch_pointer(SEM, CLS, "stable", "aaa")
+
+
+def test_a_switch_that_stopped_before_cleaning_up_is_not_current(store: ArtifactStore) -> None:
+    store.publish_set(SEM, CLS, "aaa", SET_A)
+    store.publish_set(SEM, CLS, "bbb", SET_B)
+    store.switch_latest(SEM, CLS, "bbb")
+    assert store.pointer_is_current(SEM, CLS, "latest", "bbb")
+    # a leftover file of the old set next to the new manifest (GCS: a switch died before its deletes)
+    store.write_bytes(f"{SEM}/{CLS}/latest/conda/only-in-a.txt", b"old\n")
+    assert not store.pointer_is_current(SEM, CLS, "latest", "bbb")
+    store.switch_latest(SEM, CLS, "bbb")
+    assert store.pointer_is_current(SEM, CLS, "latest", "bbb")

@@ -2,13 +2,18 @@
 
 Links are relative to the page, so the same file works from a local store folder (``file://``), from
 a GCS bucket served as a website, or from a copy on a USB stick. No external assets (air-gapped sites).
+Every file link points into an immutable ``past/<set>/`` folder (never into ``latest/`` or
+``production/``, which change in place), so a student never downloads two sets mixed.
+``<semester>/index.json``, written after the page, names the sets the page shows (release reads it
+to know whether its last step was done).
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,12 +21,24 @@ import jinja2
 
 from jh_pipeline.catalog import Catalog, ClassSpec
 from jh_pipeline.envs.student_readme import PLATFORM_NAMES, TARGET_DESCRIPTIONS
-from jh_pipeline.images.resource import image_repository
-from jh_pipeline.store.base import LATEST, ArtifactNotFoundError, ArtifactStore, latest_prefix, validate_name
+from jh_pipeline.images.naming import image_repository
+from jh_pipeline.release.pointers import read_log
+from jh_pipeline.release.records import read_record
+from jh_pipeline.store.base import (
+    LATEST,
+    POINTERS,
+    PRODUCTION,
+    ArtifactNotFoundError,
+    ArtifactStore,
+    SetManifest,
+    past_prefix,
+    validate_name,
+)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "index.html.j2"
 INDEX_NAME = "index.html"
+INDEX_DATA = "index.json"
 HTML = "text/html; charset=utf-8"
 
 # What each published file is for, shown next to its link (unknown files get no note).
@@ -35,16 +52,29 @@ FILE_NOTES: Mapping[str, str] = {
     "conda-lock.yml": "lock file for conda-lock/pixi/rattler tools",
     "Project.toml": "Julia project",
     "Manifest.toml": "exact Julia package versions",
+    "values.yaml": "Zero to JupyterHub settings, image pinned by digest",
+    "jupyterhub_config.py": "DockerSpawner setting, image pinned by digest",
 }
 
 # A row of the platform table that envs/templates/README.md.j2 writes: "| name (`osx-arm64`) | yes |".
-_SOLVABLE_ROW = re.compile(r"^\|[^|]*\(`([A-Za-z0-9_-]+)`\)\s*\|\s*(yes|no)\b", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class PointerView:
+    """What a pointer (latest, production) of a class names, as the index shows it."""
+
+    pointer: str
+    set_id: str
+    env_files: Sequence[str] = ()  # relative to the semester root: <class>/past/<set>/conda/...
+    image: str | None = None  # <repository>@<digest>, from the release record
+    date: datetime | None = None  # released (latest) or promoted (production)
 
 
 @dataclass(frozen=True)
 class IndexEntry:
     """One class on the index. ``env_files`` are paths relative to the semester root
-    (``apma0365/latest/conda/environment.yml``); empty means "not released yet"."""
+    (``apma0365/past/<set>/conda/environment.yml``) of the set the hub runs; empty means
+    "not released yet"."""
 
     class_key: str
     display_name: str | None = None
@@ -54,15 +84,12 @@ class IndexEntry:
     env_files: Sequence[str] = ()
     solvable: Mapping[str, bool] = field(default_factory=dict)  # conda platform -> solvable; {} = unknown
     note: str | None = None
+    pointers: Mapping[str, PointerView] = field(default_factory=dict)  # latest, production
+    hub_pointer: str = LATEST  # which pointer's image hubs run (JH_HUB_TAG)
 
     @property
     def released(self) -> bool:
         return bool(self.env_files)
-
-
-def solvable_from_readme(text: str) -> dict[str, bool]:
-    """Per-platform solvability as recorded in a published conda/README.md ({} when absent)."""
-    return {platform: answer == "yes" for platform, answer in _SOLVABLE_ROW.findall(text)}
 
 
 def _href(path: str) -> str:
@@ -110,6 +137,17 @@ class _ClassView:
     files: list[_FileLink]
 
     @property
+    def production(self) -> PointerView | None:
+        return self.entry.pointers.get(PRODUCTION)
+
+    @property
+    def latest(self) -> PointerView | None:
+        return self.entry.pointers.get(LATEST)
+
+    def links(self, view: PointerView) -> list[_FileLink]:
+        return [_FileLink(p) for p in view.env_files]
+
+    @property
     def anchor(self) -> str:
         return f"class-{self.entry.class_key}"
 
@@ -139,7 +177,18 @@ def render_semester_index(semester: str, entries: Sequence[IndexEntry]) -> str:
     )
 
 
-def _entry(store: ArtifactStore, semester: str, spec: ClassSpec, registry: str) -> IndexEntry:
+def _view(store: ArtifactStore, semester: str, class_key: str, pointer: str, manifest: SetManifest) -> PointerView:
+    record = read_record(store, semester, class_key, manifest.set_id)
+    date = record.released_at if record else None
+    if pointer == PRODUCTION:
+        moves = [m for m in read_log(store, semester, class_key, PRODUCTION) if m.set_id == manifest.set_id]
+        date = moves[-1].at if moves else date
+    folder = past_prefix(semester, class_key, manifest.set_id).split("/", 1)[1]  # relative to the semester
+    return PointerView(pointer, manifest.set_id, [f"{folder}/{path}" for path in sorted(manifest.files)],
+                       record.pinned if record else None, date)
+
+
+def _entry(store: ArtifactStore, semester: str, spec: ClassSpec, registry: str, hub: str) -> IndexEntry:
     config = spec.config
     note = None
     if config is None:
@@ -153,40 +202,67 @@ def _entry(store: ArtifactStore, semester: str, spec: ClassSpec, registry: str) 
         python_version=config.python_version if config else None,
         note=note,
     )
-    manifest = store.read_latest_manifest(semester, spec.key)
-    if manifest is None:
+    views = {
+        pointer: _view(store, semester, spec.key, pointer, manifest)
+        for pointer in POINTERS
+        if (manifest := store.read_pointer_manifest(semester, spec.key, pointer)) is not None
+    }
+    latest = views.get(LATEST)
+    if latest is None and not views:
         return base
+    shown = views.get(hub) or latest or next(iter(views.values()))
     repository = image_repository(registry, spec.key)
-    # The release step names the released set after the image's content tag (image_steps.py).
-    tags = [f"{repository}:{tag}" for tag in (LATEST, semester, manifest.set_id)]
-    readme = f"{latest_prefix(semester, spec.key)}/conda/README.md"
-    solvable: dict[str, bool] = {}
-    if "conda/README.md" in manifest.files:
-        try:
-            solvable = solvable_from_readme(store.read_bytes(readme).decode(errors="replace"))
-        except ArtifactNotFoundError:  # a switch in progress; the index is rebuilt on every release
-            pass
+    # The release step names the released set after the image's content tag (release_steps.py).
+    tags = [f"{repository}:{tag}" for tag in (LATEST, semester, latest.set_id)] if latest else []
+    shown_set = store.read_set_manifest(semester, spec.key, shown.set_id)
+    solvable = dict(shown_set.solvable or {}) if shown_set is not None else {}
     return IndexEntry(
         class_key=base.class_key,
         display_name=base.display_name,
         target=base.target,
         python_version=base.python_version,
         image_tags=tags,
-        env_files=[f"{spec.key}/{LATEST}/{path}" for path in sorted(manifest.files)],
+        env_files=list(shown.env_files),
         solvable=solvable,
         note=base.note,
+        pointers=views,
+        hub_pointer=hub,
     )
 
 
-def collect_index_entries(store: ArtifactStore, semester: str, catalog: Catalog, registry: str) -> list[IndexEntry]:
-    """One entry per class of the catalog, from its released (``latest``) set in ``semester``."""
+def collect_index_entries(
+    store: ArtifactStore, semester: str, catalog: Catalog, registry: str, hub: str
+) -> list[IndexEntry]:
+    """One entry per class of the catalog, from its pointers (latest, production) in ``semester``;
+    ``hub`` is the pointer hubs run (JH_HUB_TAG)."""
     validate_name("semester", semester)
-    return [_entry(store, semester, catalog.classes[key], registry) for key in sorted(catalog.classes)]
+    return [_entry(store, semester, catalog.classes[key], registry, hub) for key in sorted(catalog.classes)]
 
 
-def publish_semester_index(store: ArtifactStore, semester: str, catalog: Catalog, registry: str) -> str:
-    """Write ``<semester>/index.html`` and return its key."""
-    html = render_semester_index(semester, collect_index_entries(store, semester, catalog, registry))
+def index_data(semester: str, entries: Sequence[IndexEntry]) -> dict[str, object]:
+    return {
+        "format": 1,
+        "semester": semester,
+        "classes": {e.class_key: {p: v.set_id for p, v in sorted(e.pointers.items())} for e in entries},
+    }
+
+
+def indexed_sets(store: ArtifactStore, semester: str) -> dict[str, dict[str, str]]:
+    """What the published index shows: class -> pointer -> set id ({} when there is no index)."""
+    try:
+        data = json.loads(store.read_bytes(f"{validate_name('semester', semester)}/{INDEX_DATA}"))
+    except (ArtifactNotFoundError, ValueError):
+        return {}
+    classes = data.get("classes") if isinstance(data, dict) else None
+    return classes if isinstance(classes, dict) else {}
+
+
+def publish_semester_index(store: ArtifactStore, semester: str, catalog: Catalog, registry: str, hub: str) -> str:
+    """Write ``<semester>/index.html``, then ``index.json``; return the page's key."""
+    entries = collect_index_entries(store, semester, catalog, registry, hub)
+    html = render_semester_index(semester, entries)
     key = f"{validate_name('semester', semester)}/{INDEX_NAME}"
     store.write_bytes(key, html.encode(), HTML)
+    data = json.dumps(index_data(semester, entries), indent=2, sort_keys=True) + "\n"
+    store.write_bytes(f"{semester}/{INDEX_DATA}", data.encode(), "application/json")
     return key

@@ -19,12 +19,13 @@ import pytest
 from jh_pipeline.catalog import load_catalog
 from jh_pipeline.envs.student_readme import render_student_readme
 from jh_pipeline.store import LocalStore
-from jh_pipeline.store.index import (
+from jh_pipeline.release.index import (
     IndexEntry,
+    PointerView,
     collect_index_entries,
+    indexed_sets,
     publish_semester_index,
     render_semester_index,
-    solvable_from_readme,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,8 +76,8 @@ def julia_set() -> dict[str, bytes]:
     }
 
 
-def release(store: LocalStore, name: str, set_id: str, files: dict[str, bytes]) -> None:
-    store.publish_set(SEMESTER, name, set_id, files)
+def release(store: LocalStore, name: str, set_id: str, files: dict[str, bytes], solvable: dict[str, bool]) -> None:
+    store.publish_set(SEMESTER, name, set_id, files, solvable=solvable)  # as the solve recorded it
     store.switch_latest(SEMESTER, name, set_id)
 
 
@@ -85,12 +86,15 @@ def published(tmp_path: Path) -> tuple[LocalStore, str]:
     """A store with three released classes (one released twice) and seven not released."""
     store = LocalStore(tmp_path / "store")
     mixed = {"linux-64": True, "osx-64": True, "osx-arm64": True, "win-64": False}
-    release(store, "apma0365", "old0000000000", conda_set("apma0365", "3.10.19", "base", pip=False, solvable={"linux-64": True}))
-    release(store, "apma0365", "c0ffee1234ab", conda_set("apma0365", "3.10.19", "base", pip=True, solvable=mixed))
-    release(store, "biol1435", "b10b10b10b10", conda_set("biol1435", "3.12.12", "r_lang", pip=False, solvable={"linux-64": True}))
-    release(store, "mpa2065", "feed00feed00", {**conda_set("mpa2065", "3.9.17", "r_julia", pip=True, solvable=mixed), **julia_set()})
+    linux = {"linux-64": True}
+    release(store, "apma0365", "old0000000000", conda_set("apma0365", "3.10.19", "base", pip=False, solvable=linux), linux)
+    release(store, "apma0365", "c0ffee1234ab", conda_set("apma0365", "3.10.19", "base", pip=True, solvable=mixed), mixed)
+    release(store, "biol1435", "b10b10b10b10", conda_set("biol1435", "3.12.12", "r_lang", pip=False, solvable=linux), linux)
+    release(store, "mpa2065", "feed00feed00",
+            {**conda_set("mpa2065", "3.9.17", "r_julia", pip=True, solvable=mixed), **julia_set()}, mixed)
+    store.switch_pointer(SEMESTER, "apma0365", "production", "old0000000000")  # production lags behind latest
     catalog = load_catalog(REPO / "requirements")
-    key = publish_semester_index(store, SEMESTER, catalog, REGISTRY)
+    key = publish_semester_index(store, SEMESTER, catalog, REGISTRY, "production")
     return store, key
 
 
@@ -148,12 +152,19 @@ def test_index_lists_every_seeded_class(published: tuple[LocalStore, str]) -> No
     apma = " ".join(page.sections["apma0365"].split())
     for tag in ("latest", SEMESTER, "c0ffee1234ab"):
         assert f"{REGISTRY}/apma0365:{tag}" in apma
-    assert "pip install -r requirements.pip.lock" in apma  # from the second release, not the first
+    # The hub runs production (JH_HUB_TAG's default): the recipe is that of the first release, which
+    # has no pip lock; the second (latest) is listed with its own files.
+    assert "Production the hub runs this" in apma and "Latest build" in apma
+    assert "apma0365/past/old0000000000/conda/environment.yml" in apma
+    assert "apma0365/past/c0ffee1234ab/conda/requirements.pip.lock" in apma
+    assert "pip install -r requirements.pip.lock" not in apma
     assert "micromamba create -n apma0365 -f conda-linux-64.lock" in apma
     assert "conda env create -n apma0365 -f environment.nb.yml" in apma
-    assert "Windows (win-64): not available" in apma
+    assert "Linux x86-64 (linux-64): works" in apma and "win-64" not in apma  # the first release's table
     mpa = page.sections["mpa2065"]
-    assert "Pkg.instantiate()" in mpa and "mpa2065/latest/julia/Manifest.toml" in mpa
+    assert "Pkg.instantiate()" in mpa and "mpa2065/past/feed00feed00/julia/Manifest.toml" in mpa
+    assert "Production" not in mpa  # never promoted
+    assert "/latest/" not in (store.root / key).read_text()  # students are linked to immutable sets only
     assert "Pkg.instantiate()" not in page.sections["biol1435"]
     assert "pip install" not in page.sections["biol1435"]
     # class.yaml pins another semester: say so instead of silently showing "not released".
@@ -162,29 +173,39 @@ def test_index_lists_every_seeded_class(published: tuple[LocalStore, str]) -> No
 
 def test_entries_come_from_the_latest_manifest(published: tuple[LocalStore, str]) -> None:
     store, _ = published
-    entries = {e.class_key: e for e in collect_index_entries(store, SEMESTER, load_catalog(REPO / "requirements"), REGISTRY)}
+    entries = {e.class_key: e for e in collect_index_entries(store, SEMESTER, load_catalog(REPO / "requirements"), REGISTRY,
+                                                              "production")}
     apma = entries["apma0365"]
     assert apma.image_tags == [f"{REGISTRY}/apma0365:latest", f"{REGISTRY}/apma0365:{SEMESTER}", f"{REGISTRY}/apma0365:c0ffee1234ab"]
-    assert "apma0365/latest/conda/requirements.pip.lock" in apma.env_files
-    assert apma.solvable == {"linux-64": True, "osx-64": True, "osx-arm64": True, "win-64": False}
+    assert apma.pointers["latest"].set_id == "c0ffee1234ab" and apma.pointers["production"].set_id == "old0000000000"
+    assert "apma0365/past/c0ffee1234ab/conda/requirements.pip.lock" in apma.pointers["latest"].env_files
+    assert apma.env_files == apma.pointers["production"].env_files  # what the hub runs (JH_HUB_TAG)
+    assert indexed_sets(store, SEMESTER)["apma0365"] == {"latest": "c0ffee1234ab", "production": "old0000000000"}
+    latest_hub = {e.class_key: e for e in collect_index_entries(store, SEMESTER, load_catalog(REPO / "requirements"),
+                                                               REGISTRY, hub="latest")}
+    assert "apma0365/past/c0ffee1234ab/conda/requirements.pip.lock" in latest_hub["apma0365"].env_files
+    assert apma.solvable == {"linux-64": True}  # from the production set's manifest
     assert not entries["eeps1430"].released and not entries["eeps1430"].image_tags
 
 
 def test_render_escapes_and_needs_no_external_assets() -> None:
     html = render_semester_index(SEMESTER, [
         IndexEntry("evil", display_name="<script>alert(1)</script>", target="base", python_version="3.11",
-                   image_tags=["r/evil:latest"], env_files=["evil/latest/conda/environment.yml"]),
+                   image_tags=["r/evil:latest"], env_files=["evil/past/s1/conda/environment.yml"],
+                   pointers={"latest": PointerView("latest", "s1", ["evil/past/s1/conda/environment.yml"])}),
     ])
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "http://" not in html and "https://" not in html  # air-gapped: nothing to fetch
-    assert 'href="evil/latest/conda/environment.yml"' in html
+    assert 'href="evil/past/s1/conda/environment.yml"' in html
 
 
-def test_solvable_from_readme_reads_the_platform_table() -> None:
-    readme = render_student_readme(class_name="x", semester=SEMESTER, python_version="3.11", target="base",
-                                   files=["environment.yml"], solvable={"linux-64": True, "win-64": False})
-    assert solvable_from_readme(readme) == {"linux-64": True, "win-64": False}
-    assert solvable_from_readme("# no table\n") == {}
+def test_solvable_is_kept_in_the_set_manifest(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.publish_set(SEMESTER, "x", "s1", {"conda/environment.yml": b"name: x\n"}, solvable={"win-64": False})
+    manifest = store.read_set_manifest(SEMESTER, "x", "s1")
+    assert manifest is not None and manifest.solvable == {"win-64": False}
+    store.publish_set(SEMESTER, "x", "s2", {"julia/Project.toml": b""})
+    assert b"solvable" not in store.read_bytes(f"{SEMESTER}/x/past/s2/MANIFEST.json")  # no conda env: no claim
 
 
 # --- the page in a real browser --------------------------------------------------------------------------
@@ -231,8 +252,9 @@ def test_every_link_resolves_in_chromium(published: tuple[LocalStore, str], tmp_
             assert f'id="{url.fragment}"' in dom, f"{href}: no such anchor"
         targets.add(target)
 
-    # Every released file is linked (and read through latest/, not a hidden staging directory).
-    released = {store.root / k for k in store.list(SEMESTER) if "/latest/" in k and not k.endswith("MANIFEST.json")}
+    # Every file of every pointer's set is linked, in its immutable past/ folder.
+    released = {store.root / k.replace("/latest/", f"/past/{store.read_latest_manifest(SEMESTER, k.split('/')[1]).set_id}/")
+                for k in store.list(SEMESTER) if "/latest/" in k and not k.endswith("MANIFEST.json")}
     assert released and released <= targets
 
     shot = tmp_path / "index.png"
