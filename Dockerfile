@@ -7,28 +7,42 @@
 #   targets `base`, `r_lang`, `r_julia`
 #                     FROM the server image by digest (SERVER_IMAGE): the class env at
 #                     /opt/envs/<class> (conda lock, then the pip lock) first on PATH, the default
-#                     `python3` kernel; R and Julia on top.
-# Helper stages (never pushed): `tools` (py-rattler, the build-only CA bundle), `server_env`,
-# `conda_env`, `pip_packages`.
+#                     `python3` kernel; R and Julia too. Each is a core stage (`class_core`,
+#                     `r_core`, `julia_core`) + the same last layers: the pip packages and the class
+#                     set-up, so a pip-only change rebuilds no R or Julia layer.
+# Helper stages (never part of a class or server image): `ca` (the build-only CA bundle), `tools`
+# (py-rattler), `server_env`, `conda_env`, `pip_packages` (pip lock on the env's Python),
+# `r_packages` (packages.R on the env's R), `julia_depot` (Julia + the locked environment). Each
+# depends only on its own inputs and the targets COPY their results, so a change to one list never
+# re-runs another list's step. Only helper stages ever hold the CA bundle. The pipeline pushes
+# helper stage images under cache tags (jh_pipeline.images.cache) so that a fresh runner reuses them.
+# Each helper stage opens with its own LABEL: the classic builder matches cache-from images by parent
+# and instruction, so two stages on one parent (pip_packages and r_packages on conda_env) that began
+# alike would take each other's cached layers and then miss on every later step.
 #
 # The classic builder (docker-py; no BuildKit) walks every stage before the target. A class build's
 # context therefore holds EMPTY server inputs (build/server/*, build/apt/common.txt): the server
 # stages then pass in a few no-op steps, and the class stages build FROM the pulled server image,
 # never from a rebuilt one. No RUN --mount, no heredocs.
 #
-# Build context (jh_pipeline.images.context): Dockerfile, scripts/image/, build/ca/extra-ca.crt,
+# Build context (jh_pipeline.images.context): Dockerfile, scripts/image/ (the package's
+# jh_pipeline/images/scripts/), build/ca/extra-ca.crt,
 # build/apt/{common,class}.txt, build/server/{conda-lock.yml,requirements.pip.lock},
 # build/conda/conda-lock.yml, build/pip/requirements.pip.lock, build/r/packages.R (+ build/julia/).
-# BASE_IMAGE and RATTLER_VERSION defaults live in jh_pipeline (passed as build args); the values
-# here only make a bare `docker build` work.
+# Build args without a default here: BASE_IMAGE, PIP_INDEX_URL, RATTLER_VERSION, CRAN_REPO (R) and
+# JULIA_URL/JULIA_SHA256 (Julia). Their defaults have one home, jh_pipeline/settings.py, and every
+# build passes them (jh_pipeline.images.context.build_args).
 
-ARG BASE_IMAGE=quay.io/jupyter/docker-stacks-foundation:2024-12-09
+ARG BASE_IMAGE
 # Class targets: the server image, by digest. Its default only keeps the classic builder from
 # failing on an empty FROM while building the `server` target.
 ARG SERVER_IMAGE=${BASE_IMAGE}
 
-# --- tools: py-rattler and the build-only CA bundle (helper) ------------------------------------
-FROM ${BASE_IMAGE} AS tools
+# --- ca: the build-only CA bundle (helper) ------------------------------------------------------
+# Every helper stage that downloads stands on this one; no class or server target copies from it,
+# so the bundle is in no layer of a pushed image (tests/defs/test_image_r_e2e.py greps for it).
+FROM ${BASE_IMAGE} AS ca
+LABEL org.jh-pipeline.stage=ca
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Helper stage, never run as a container: root (numeric, whatever the base image's passwd says).
 # hadolint ignore=DL3002
@@ -37,10 +51,16 @@ COPY scripts/image/build-ca.sh /usr/local/bin/jh-build-ca
 ARG EXTRA_CA_BUNDLE=build/ca/extra-ca.crt
 COPY ${EXTRA_CA_BUNDLE} /tmp/jh-extra-ca.crt
 RUN jh-build-ca /tmp/jh-extra-ca.crt && rm -f /tmp/jh-extra-ca.crt
+
+# --- tools: py-rattler (helper) -----------------------------------------------------------------
+FROM ca AS tools
+LABEL org.jh-pipeline.stage=tools
 # py-rattler installs envs from their locks: the library that solved and locked them.
-ARG PIP_INDEX_URL=https://pypi.org/simple
-ARG RATTLER_VERSION=0.28.0
-RUN . /usr/local/share/jh-build-ca/env.sh \
+ARG PIP_INDEX_URL
+ARG RATTLER_VERSION
+RUN : "${RATTLER_VERSION:?build arg RATTLER_VERSION is required (jh_pipeline.images.context.build_args)}" \
+ && : "${PIP_INDEX_URL:?build arg PIP_INDEX_URL is required (jh_pipeline.images.context.build_args)}" \
+ && . /usr/local/share/jh-build-ca/env.sh \
  && python3 -m venv /opt/jh-tools \
  && /opt/jh-tools/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
         "py-rattler==${RATTLER_VERSION}" \
@@ -49,6 +69,7 @@ COPY scripts/image/install-conda-lock.py /opt/jh-tools/bin/install-conda-lock.py
 
 # --- server_env: the notebook server env from its lock (helper) -------------------------------
 FROM tools AS server_env
+LABEL org.jh-pipeline.stage=server_env
 ARG JH_SERVER_ENV=/opt/jupyter
 COPY build/server/conda-lock.yml build/server/requirements.pip.lock /tmp/jh-server/
 # Empty lock = a class build: nothing to do (see the header).
@@ -102,6 +123,7 @@ CMD ["start-notebook.py"]
 
 # --- conda_env: the class env from its lock (helper) ------------------------------------------
 FROM tools AS conda_env
+LABEL org.jh-pipeline.stage=conda_env
 ARG CLASS_NAME
 COPY build/conda/conda-lock.yml /tmp/jh-conda/conda-lock.yml
 RUN test -n "${CLASS_NAME}" || { echo "build arg CLASS_NAME is required" >&2; exit 1; }; \
@@ -117,6 +139,7 @@ RUN test -n "${CLASS_NAME}" || { echo "build arg CLASS_NAME is required" >&2; ex
 # --no-deps: the lock lists every distribution (with hashes, which pip then enforces). An env
 # without pip gets the tools' pip pointed at it (pip --python).
 FROM conda_env AS pip_packages
+LABEL org.jh-pipeline.stage=pip_packages
 # (ARGs are per stage)
 ARG CLASS_NAME
 COPY build/pip/requirements.pip.lock /tmp/jh-pip/requirements.pip.lock
@@ -134,9 +157,14 @@ RUN mkdir -p /opt/jh-pip \
     fi \
  && rm -rf /tmp/jh-pip /root/.cache
 
-# --- base: the class image (Python) -----------------------------------------------------------
-FROM ${SERVER_IMAGE} AS base
+# --- class_core: the class image up to its pip layer -------------------------------------------
+# The class targets are a core (this one, r_core, julia_core) + the same last layers: the pip
+# packages and the class set-up. A pip-only change (the most frequent one) then rebuilds only
+# those, never the R kernel, the R library or the Julia depot layers of an R or Julia class.
+FROM ${SERVER_IMAGE} AS class_core
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# Root until the target's last line (a core is never run as a container).
+# hadolint ignore=DL3002
 USER 0
 ARG DEBIAN_FRONTEND=noninteractive
 # (the server image has it; again here so the class stages also build straight on a foundation)
@@ -162,40 +190,69 @@ RUN jh-apt-install /tmp/jh-apt/class.txt && rm -rf /tmp/jh-apt
 
 # The class env, owned by the notebook user (students `mamba install` / `pip install` into it),
 # chowned while copied so no file is stored twice; same path as in the helper stages, so prefixes
-# baked into files stay right. Then the pip packages over it, in their own layer.
+# baked into files stay right.
 COPY --from=conda_env --chown=${NB_UID}:${NB_GID} /opt/envs /opt/envs
-COPY --from=pip_packages --chown=${NB_UID}:${NB_GID} /opt/jh-pip/ /opt/envs/${CLASS_NAME}/
 
 # The class env is the course environment: first on PATH (terminal python/pip), the active conda
-# env (conda/mamba install into it), the only Python kernel (named python3).
+# env (conda/mamba install into it).
 ENV JH_CLASS_NAME=${CLASS_NAME} \
     JH_CLASS_ENV=/opt/envs/${CLASS_NAME} \
     CONDA_PREFIX=/opt/envs/${CLASS_NAME} \
     CONDA_DEFAULT_ENV=${CLASS_NAME} \
     PATH=/opt/envs/${CLASS_NAME}/bin:${PATH}
-ARG KERNEL_DISPLAY_NAME="Python (${CLASS_NAME})"
-ARG REGISTER_KERNEL=1
-ARG SQLITE_KERNEL=0
-ARG CONDA_CHANNELS=conda-forge
-COPY scripts/image/class-env-setup.sh /tmp/jh-class/class-env-setup.sh
-RUN KERNEL_DISPLAY_NAME="${KERNEL_DISPLAY_NAME}" REGISTER_KERNEL="${REGISTER_KERNEL}" \
-    SQLITE_KERNEL="${SQLITE_KERNEL}" CONDA_CHANNELS="${CONDA_CHANNELS}" bash /tmp/jh-class/class-env-setup.sh \
- && rm -rf /tmp/jh-class /root/.cache /root/.local "/home/${NB_USER}/.cache" \
- && mkdir -p "/home/${NB_USER}" \
- && find "/home/${NB_USER}" -xdev -user 0 -exec chown -h "${NB_UID}:${NB_GID}" {} +
-
-LABEL org.jh-pipeline.image="class" \
-      org.jh-pipeline.target="base"
+# Run last by each target: the class env becomes the only Python kernel (python3), conda's env and
+# the login shells' first PATH entry.
+COPY scripts/image/class-env-setup.sh /usr/local/lib/jh-pipeline/class-env-setup.sh
+LABEL org.jh-pipeline.image="class"
 WORKDIR /home/${NB_USER}
+
+# --- base: the class image (Python): class_core + the pip packages + the class set-up -------
+FROM class_core AS base
+ARG CLASS_NAME
+# The pip packages over the class env, in their own layer (after every other class layer).
+COPY --from=pip_packages --chown=${NB_UID}:${NB_GID} /opt/jh-pip/ /opt/envs/${CLASS_NAME}/
+# The class set-up (the script reads these build args from its environment).
+ARG KERNEL_DISPLAY_NAME
+ARG REGISTER_KERNEL
+ARG SQLITE_KERNEL
+ARG CONDA_CHANNELS
+RUN bash /usr/local/lib/jh-pipeline/class-env-setup.sh
+LABEL org.jh-pipeline.target="base"
 # hadolint ignore=DL3066
 USER ${NB_UID}
 
-# --- R ---------------------------------------------------------------------------------------
+# --- r_packages: the R library of packages.R (helper) -----------------------------------------
+# Depends only on the class env (its R), the class's apt list (system libraries R packages compile
+# against; the hermetic r-base stand-in's R itself) and packages.R + the CRAN setting: a pip change
+# never re-runs it. Installed by run-packages-r.R from CRAN_REPO (whatever repos the script names);
+# a package that does not install fails the build, naming it (install.packages alone only warns).
+# The library goes to its final path (R_LIBS, first in .libPaths()), so the target copies it as is.
+# After `base` in this file: the classic builder walks every stage before the target, and a base
+# class never needs this one.
+FROM conda_env AS r_packages
+LABEL org.jh-pipeline.stage=r_packages
+ARG CLASS_NAME
+ARG DEBIAN_FRONTEND=noninteractive
+COPY scripts/image/apt-install.sh /usr/local/bin/jh-apt-install
+COPY build/apt/class.txt /tmp/jh-apt/class.txt
+RUN jh-apt-install /tmp/jh-apt/class.txt && rm -rf /tmp/jh-apt
+COPY scripts/image/run-packages-r.R /tmp/jh-r/run-packages-r.R
+ARG CRAN_REPO
+COPY build/r/packages.R /tmp/jh-r/packages.R
+RUN lib="/opt/envs/${CLASS_NAME}/lib/R/class-library" \
+ && mkdir -p "${lib}" \
+ && if [ -s /tmp/jh-r/packages.R ]; then \
+        : "${CRAN_REPO:?build arg CRAN_REPO is required (jh_pipeline.images.context.build_args)}" \
+     && . /usr/local/share/jh-build-ca/env.sh \
+     && R_LIBS="${lib}" HOME=/tmp/jh-r-home \
+            "/opt/envs/${CLASS_NAME}/bin/Rscript" /tmp/jh-r/run-packages-r.R /tmp/jh-r/packages.R "${CRAN_REPO}"; \
+    fi \
+ && rm -rf /tmp/jh-r /tmp/jh-r-home /tmp/Rtmp* /root/.cache
+
+# --- r_core: class_core + the R kernel and the R library ----------------------------------------
 # R is the class env's own (production: conda-forge r-base and r-irkernel from the class lock; the
 # hermetic tests' r-base stand-in points bin/R at Debian's r-base-core from an apt list).
-FROM base AS r_lang
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-USER 0
+FROM class_core AS r_core
 
 # The R kernel `ir`, next to the class's Python kernel, running the class env's R.
 ARG R_KERNEL_DISPLAY_NAME=""
@@ -209,73 +266,95 @@ RUN if [ ! -x "${JH_CLASS_ENV}/bin/Rscript" ]; then \
             user = FALSE, prefix = Sys.getenv('JH_SERVER_ENV'))" \
  && rm -rf /tmp/jh-r-home
 
-# The class's packages.R, through run-packages-r.R: packages come from CRAN_REPO (whatever repos the
-# script names), and a package that does not install fails the build, naming it (install.packages
-# alone only warns). Installed as root into the R library, then handed to the notebook user.
-COPY --from=tools /usr/local/share/jh-build-ca /usr/local/share/jh-build-ca
-COPY scripts/image/run-packages-r.R /tmp/jh-r/run-packages-r.R
-ARG CRAN_REPO=https://cloud.r-project.org
-COPY build/r/packages.R /tmp/jh-r/packages.R
-RUN . /usr/local/share/jh-build-ca/env.sh \
- && HOME=/tmp/jh-r-home "${JH_CLASS_ENV}/bin/Rscript" /tmp/jh-r/run-packages-r.R /tmp/jh-r/packages.R "${CRAN_REPO}" \
- && if [ -d "${JH_CLASS_ENV}/lib/R" ]; then \
-        find "${JH_CLASS_ENV}/lib/R" -xdev -user 0 -exec chown -h "${NB_UID}:${NB_GID}" {} +; \
-    fi \
- && rm -rf /tmp/jh-r /tmp/jh-r-home /tmp/Rtmp* /root/.cache /usr/local/share/jh-build-ca
+# packages.R's library, owned by the notebook user (students install.packages into it), first on
+# R's library path for the kernel, Rscript and terminals alike.
+ARG CLASS_NAME
+COPY --from=r_packages --chown=${NB_UID}:${NB_GID} /opt/envs/${CLASS_NAME}/lib/R/class-library \
+     /opt/envs/${CLASS_NAME}/lib/R/class-library
+ENV R_LIBS=/opt/envs/${CLASS_NAME}/lib/R/class-library
 
+# --- r_lang: the class image with R: r_core + the pip packages + the class set-up ---------------
+FROM r_core AS r_lang
+ARG CLASS_NAME
+# The pip packages over the class env, in their own layer (after every other class layer).
+COPY --from=pip_packages --chown=${NB_UID}:${NB_GID} /opt/jh-pip/ /opt/envs/${CLASS_NAME}/
+# The class set-up (the script reads these build args from its environment).
+ARG KERNEL_DISPLAY_NAME
+ARG REGISTER_KERNEL
+ARG SQLITE_KERNEL
+ARG CONDA_CHANNELS
+RUN bash /usr/local/lib/jh-pipeline/class-env-setup.sh
 LABEL org.jh-pipeline.target="r_lang"
 # hadolint ignore=DL3066
 USER ${NB_UID}
 
-# --- Julia -----------------------------------------------------------------------------------
-FROM r_lang AS r_julia
-# Julia from a release tarball (URL + sha256 as build args, verified before unpacking), the class's
-# locked Project.toml/Manifest.toml instantiated into the default environment, the IJulia kernel.
-# Logic in scripts/image/julia/ (install-julia.sh, instantiate.jl, ca-env.sh); the build context
-# adds build/julia/{Project,Manifest}.toml (jh_pipeline.images.julia_context).
-
+# --- julia_depot: Julia and the class's Julia environment (helper) -----------------------------
+# Depends only on the Julia release and the class's locked Project.toml/Manifest.toml. Julia from
+# a release tarball (URL + sha256 as build args, verified before unpacking), the environment
+# instantiated into the default environment of the shared depot /opt/julia-depot, the IJulia
+# kernelspec written aside; the r_julia target copies all three. Same paths as in the target:
+# precompile caches and kernel.json name them. Logic in scripts/image/julia/ (install-julia.sh,
+# instantiate.jl; the CA bundle is the `ca` stage's); the build context adds build/julia/{Project,Manifest}.toml
+# (jh_pipeline.images.julia_context).
+FROM ca AS julia_depot
+LABEL org.jh-pipeline.stage=julia_depot
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# (again here: tests/images/test_julia_stage.py builds this stage's download on the foundation)
+# hadolint ignore=DL3002
 USER 0
-
 # JH_JULIA_URL / JH_JULIA_SHA256 set both (mirrors, air-gapped sites); an empty sha256 fails the build.
-ARG JULIA_URL=https://julialang-s3.julialang.org/bin/linux/x64/1.10/julia-1.10.10-linux-x86_64.tar.gz
-ARG JULIA_SHA256=6a78a03a71c7ab792e8673dc5cedb918e037f081ceb58b50971dfb7c64c5bf81
-ARG EXTRA_CA_BUNDLE=build/ca/extra-ca.crt
-COPY ${EXTRA_CA_BUNDLE} /tmp/jh-julia/extra-ca.crt
-COPY scripts/image/julia/install-julia.sh scripts/image/julia/ca-env.sh /tmp/jh-julia/
-RUN bash /tmp/jh-julia/install-julia.sh \
+ARG JULIA_URL
+ARG JULIA_SHA256
+COPY scripts/image/julia/install-julia.sh /tmp/jh-julia/
+RUN JULIA_INSTALL_DIR=/opt/julia bash /tmp/jh-julia/install-julia.sh \
  && mkdir -p /opt/julia-depot
 # --- end of the Julia download (tests/images/test_julia_stage.py builds the stage up to here) ---
 
-# The class environment, exactly as locked, in the default environment of the shared depot
-# /opt/julia-depot (environments/v<major.minor>); precompiled for a generic CPU target (the
-# docker-stacks values) so the caches are valid on other machines; the `julia` kernel registered
-# next to the others. Built as root, chowned to the notebook user in the same layer.
-# JULIA_PKG_SERVER_URL (optional): a Pkg server mirror; empty keeps Julia's default.
+# Precompiled for a generic CPU target (the docker-stacks values) so the caches are valid on other
+# machines. JULIA_PKG_SERVER_URL (optional): a Pkg server mirror; empty keeps Julia's default.
+# JUPYTER: the server env's jupyter of the target image (IJulia records it; not run here).
 ARG JULIA_PKG_SERVER_URL=
 COPY build/julia/Project.toml build/julia/Manifest.toml /tmp/jh-julia/env/
 COPY scripts/image/julia/instantiate.jl /tmp/jh-julia/
-RUN . /tmp/jh-julia/ca-env.sh \
+RUN . /usr/local/share/jh-build-ca/env.sh \
  && if [ -n "${JULIA_PKG_SERVER_URL}" ]; then export JULIA_PKG_SERVER="${JULIA_PKG_SERVER_URL}"; fi \
  && case "$(uname -m)" in \
         x86_64) cpu_target="generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1)" ;; \
         aarch64) cpu_target="generic;cortex-a57;thunderx2t99;carmel" ;; \
-        *) echo "r_julia: no generic JULIA_CPU_TARGET known for $(uname -m)" >&2; exit 1 ;; \
+        *) echo "julia_depot: no generic JULIA_CPU_TARGET known for $(uname -m)" >&2; exit 1 ;; \
     esac \
- && mkdir -p /tmp/jh-julia/home /tmp/jh-julia/jupyter \
- && HOME=/tmp/jh-julia/home JUPYTER_DATA_DIR=/tmp/jh-julia/jupyter JUPYTER="${JH_SERVER_ENV}/bin/jupyter" \
+ && mkdir -p /tmp/jh-julia/home /tmp/jh-julia/jupyter /opt/jh-julia-kernels \
+ && HOME=/tmp/jh-julia/home JUPYTER_DATA_DIR=/tmp/jh-julia/jupyter JUPYTER=/opt/jupyter/bin/jupyter \
     JULIA_DEPOT_PATH=/opt/julia-depot: JULIA_CPU_TARGET="${cpu_target}" JULIA_PKG_PRECOMPILE_AUTO=0 \
     julia --startup-file=no --history-file=no /tmp/jh-julia/instantiate.jl \
-        /tmp/jh-julia/env "${JH_SERVER_ENV}/share/jupyter/kernels" julia Julia \
- && rm -rf /opt/julia-depot/logs \
- && chown -R "${NB_UID}:${NB_GID}" /opt/julia-depot \
- && rm -rf /tmp/jh-julia /root/.cache /root/.julia
+        /tmp/jh-julia/env /opt/jh-julia-kernels julia Julia \
+ && rm -rf /opt/julia-depot/logs /tmp/jh-julia /root/.cache /root/.julia
+
+# --- julia_core: r_core + Julia and the class's Julia depot ------------------------------------
+FROM r_core AS julia_core
+COPY --from=julia_depot /opt/julia /opt/julia
+# The shared depot, owned by the notebook user (chowned while copied: stored once).
+COPY --from=julia_depot --chown=${NB_UID}:${NB_GID} /opt/julia-depot /opt/julia-depot
+COPY --from=julia_depot /opt/jh-julia-kernels/ ${JH_SERVER_ENV}/share/jupyter/kernels/
+RUN ln -sfn /opt/julia/bin/julia /usr/local/bin/julia
 
 # At run time the user's own depot comes first (their added packages and logs persist in the home
 # volume), then the shared depot with the class environment, then Julia's bundled depots (the
 # trailing ':'). `@v#.#` resolves to the first depot that has environments/v<major.minor>, so
 # the class environment is the default one as long as the user has not made their own.
 ENV JULIA_DEPOT_PATH=/home/${NB_USER}/.julia:/opt/julia-depot:
+
+# --- r_julia: the class image with R and Julia: julia_core + the pip packages + the class set-up ---
+FROM julia_core AS r_julia
+ARG CLASS_NAME
+# The pip packages over the class env, in their own layer (after every other class layer).
+COPY --from=pip_packages --chown=${NB_UID}:${NB_GID} /opt/jh-pip/ /opt/envs/${CLASS_NAME}/
+# The class set-up (the script reads these build args from its environment).
+ARG KERNEL_DISPLAY_NAME
+ARG REGISTER_KERNEL
+ARG SQLITE_KERNEL
+ARG CONDA_CHANNELS
+RUN bash /usr/local/lib/jh-pipeline/class-env-setup.sh
 LABEL org.jh-pipeline.target="r_julia"
 # hadolint ignore=DL3066
 USER ${NB_UID}

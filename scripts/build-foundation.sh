@@ -26,11 +26,13 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
 fi
 
 # Skip only when the existing image was built from the same recipe on the same base: the label
-# holds a hash of docker/foundation/ plus the base image id, so an edited recipe rebuilds.
+# holds a hash of docker/foundation/, the CA script it shares with the Dockerfile, and the base image
+# id, so an edited recipe rebuilds.
 LABEL_KEY=org.jh-pipeline.foundation-recipe
 recipe=$(
     cd "$REPO_ROOT/docker/foundation"
     { find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+      sha256sum "$REPO_ROOT/jh_pipeline/images/scripts/build-ca.sh" | cut -d' ' -f1
       docker image inspect --format '{{.Id}}' "$BASE_IMAGE"; } | sha256sum | cut -c1-16
 )
 current=$(docker image inspect --format "{{ index .Config.Labels \"$LABEL_KEY\" }}" "$TAG" 2>/dev/null || true)
@@ -43,6 +45,7 @@ fi
 CTX=$(mktemp -d /var/tmp/jh-foundation-ctx.XXXXXX)
 trap 'rm -rf "$CTX"' EXIT
 cp -a "$REPO_ROOT/docker/foundation/." "$CTX/"
+cp "$REPO_ROOT/jh_pipeline/images/scripts/build-ca.sh" "$CTX/build-ca.sh"
 args=(--build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$LABEL_KEY=$recipe")
 if [[ -n "$CA_BUNDLE" && -s "$CA_BUNDLE" ]]; then
     cp "$CA_BUNDLE" "$CTX/build-ca-bundle.crt"

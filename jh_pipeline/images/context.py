@@ -3,7 +3,7 @@
 Layout (what the repository's ``Dockerfile`` COPYs)::
 
     Dockerfile
-    scripts/image/...                 run inside the build (install-conda-lock.py, ...)
+    scripts/image/...                 run inside the build: jh_pipeline/images/scripts/ (package data)
     build/ca/extra-ca.crt             extra CA bundle for TLS-inspecting proxies (empty = none)
     build/apt/common.txt              server: requirements/common/apt.txt      (class builds: empty)
     build/server/conda-lock.yml       server: the server env's rattler lock    (class builds: empty)
@@ -25,8 +25,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from jh_pipeline.settings import DEFAULT_BASE_IMAGE, DEFAULT_CRAN_REPO, DEFAULT_PIP_INDEX_URL, RATTLER_VERSION
+
 DOCKERFILE = "Dockerfile"
-IMAGE_SCRIPTS = "scripts/image"
+IMAGE_SCRIPTS = "scripts/image"  # in the context
+# The scripts the build runs ship with the package; the Dockerfile comes from the repository.
+BUILD_SCRIPTS = Path(__file__).resolve().parent / "scripts"
 APT_COMMON = "build/apt/common.txt"
 SERVER_LOCK = "build/server/conda-lock.yml"
 SERVER_PIP_LOCK = "build/server/requirements.pip.lock"
@@ -39,11 +43,6 @@ EXTRA_CA = "build/ca/extra-ca.crt"
 # Dockerfile targets: the shared server image, then the class stages in inheritance order.
 SERVER_TARGET = "server"
 TARGETS = ("base", "r_lang", "r_julia")
-
-# Production default of the Dockerfile's BASE_IMAGE: docker-stacks-foundation (the server stack now
-# comes from the server lock, not from base-notebook). Every build pins it to the digest the tag
-# points at; tests pass the offline stand-in jh-local/foundation:latest.
-DEFAULT_BASE_IMAGE = "quay.io/jupyter/docker-stacks-foundation:2024-12-09"
 
 # The class name is also the Jupyter kernel name and part of /opt/envs/<class>.
 _KERNEL_NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -67,7 +66,7 @@ def _lay_out(dest: Path, repo_root: Path, files: Mapping[str, bytes], extra_ca_b
         raise FileExistsError(f"build context {dest} is not empty")
     dest.mkdir(parents=True, exist_ok=True)
     _write(dest / DOCKERFILE, (Path(repo_root) / DOCKERFILE).read_bytes())
-    scripts = Path(repo_root) / IMAGE_SCRIPTS
+    scripts = BUILD_SCRIPTS
     for src in sorted(scripts.rglob("*")):
         if not src.is_file() or "__pycache__" in src.parts or src.suffix == ".pyc":
             continue
@@ -105,7 +104,7 @@ def prepare_build_context(
 ) -> Path:
     """Lay out the build context of one class image in `dest` (created; must be empty) and return it.
 
-    Only the Dockerfile and scripts/image come from `repo_root`; everything class-specific is
+    Only the Dockerfile comes from `repo_root` (the build scripts from the package); everything class-specific is
     passed in, so the function does not care where locks are stored. A missing or empty
     `extra_ca_bundle` gives an empty build/ca/extra-ca.crt, which the Dockerfile treats as none.
     `apt_common` must be empty for class builds (the common apt list is the server image's);
@@ -123,7 +122,7 @@ def prepare_build_context(
 def build_args(
     class_name: str,
     *,
-    base_image: str | None = None,
+    base_image: str = DEFAULT_BASE_IMAGE,
     kernel_display_name: str | None = None,
     pip_index_url: str | None = None,
     register_kernel: bool = True,
@@ -136,24 +135,21 @@ def build_args(
     sqlite_kernel: bool = False,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Build args for the Dockerfile. Unset options are left out, so the Dockerfile defaults apply
-    (and the args, which feed the image's content tag, stay the same when nothing was asked for).
+    """Build args for the Dockerfile. The defaults the Dockerfile needs (base image, pip index,
+    py-rattler version; CRAN for R targets) come from jh_pipeline.settings, their one home, and are
+    always passed; other options are left out when not asked for.
     """
     if not _KERNEL_NAME.fullmatch(class_name):
         raise ValueError(f"class name {class_name!r} is not a valid kernel name ([A-Za-z0-9._-])")
-    args: dict[str, str] = {"CLASS_NAME": class_name}
-    if base_image:
-        args["BASE_IMAGE"] = base_image
+    args: dict[str, str] = {"CLASS_NAME": class_name, **_common_args(base_image, pip_index_url)}
     if kernel_display_name:
         args["KERNEL_DISPLAY_NAME"] = kernel_display_name
-    if pip_index_url:
-        args["PIP_INDEX_URL"] = pip_index_url
     if not register_kernel:
         args["REGISTER_KERNEL"] = "0"
     if keep_ca_bundle:
         args["KEEP_CA_BUNDLE"] = "1"
-    if cran_repo:
-        args["CRAN_REPO"] = cran_repo
+    if cran_repo is not None:  # R targets
+        args["CRAN_REPO"] = cran_repo or DEFAULT_CRAN_REPO
     if r_kernel_display_name:
         args["R_KERNEL_DISPLAY_NAME"] = r_kernel_display_name
     if install_mysql:
@@ -168,8 +164,10 @@ def build_args(
     return args
 
 
+def _common_args(base_image: str, pip_index_url: str | None) -> dict[str, str]:
+    return {"BASE_IMAGE": base_image or DEFAULT_BASE_IMAGE, "PIP_INDEX_URL": pip_index_url or DEFAULT_PIP_INDEX_URL,
+            "RATTLER_VERSION": RATTLER_VERSION}
+
+
 def server_build_args(*, base_image: str, hub_version: str, pip_index_url: str | None = None) -> dict[str, str]:
-    args = {"BASE_IMAGE": base_image, "HUB_VERSION": hub_version}
-    if pip_index_url:
-        args["PIP_INDEX_URL"] = pip_index_url
-    return args
+    return {**_common_args(base_image, pip_index_url), "HUB_VERSION": hub_version}

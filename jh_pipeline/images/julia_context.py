@@ -7,7 +7,7 @@ caller adds the locked Julia environment published by the `julia_env` asset::
     build/julia/Manifest.toml    the class Manifest.toml, byte for byte (instantiated as locked)
 
 and passes `julia_build_args(...)` with the other build args. The scripts that use them
-(scripts/image/julia/) are already part of scripts/image, which context.py copies for every class.
+(images/scripts/julia/) are already part of the build scripts, which context.py copies for every class.
 """
 
 from __future__ import annotations
@@ -17,13 +17,10 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from jh_pipeline.settings import DEFAULT_JULIA_SHA256, DEFAULT_JULIA_URL
+
 JULIA_PROJECT = "build/julia/Project.toml"
 JULIA_MANIFEST = "build/julia/Manifest.toml"
-
-# Dockerfile defaults of the r_julia stage (tests check they stay equal): the official 1.10 LTS
-# tarball for linux x86_64 and its sha256 as published by julialang.org.
-DEFAULT_JULIA_URL = "https://julialang-s3.julialang.org/bin/linux/x64/1.10/julia-1.10.10-linux-x86_64.tar.gz"
-DEFAULT_JULIA_SHA256 = "6a78a03a71c7ab792e8673dc5cedb918e037f081ceb58b50971dfb7c64c5bf81"
 
 URL_VAR = "JH_JULIA_URL"
 SHA256_VAR = "JH_JULIA_SHA256"
@@ -69,8 +66,8 @@ def julia_build_args(url: str, sha256: str, *, pkg_server: str = "") -> dict[str
     """Build args `JULIA_URL` + `JULIA_SHA256` for the r_julia stage (`EndpointsResource.julia_url`,
     `.julia_sha256`, i.e. JH_JULIA_URL / JH_JULIA_SHA256).
 
-    Both empty: `{}`, so the Dockerfile defaults (official tarball + its sha256) apply and the
-    image's content tag does not change. A URL needs its checksum (never an unverified download)
+    Both empty: the official tarball and its sha256 (settings.DEFAULT_JULIA_URL/SHA256; the
+    Dockerfile has no defaults of its own). A URL needs its checksum (never an unverified download)
     and a checksum needs its URL; the sha256 is normalised to 64 lowercase hex digits.
     `pkg_server` (optional, e.g. the standard JULIA_PKG_SERVER variable): a Pkg server mirror used
     while instantiating, passed as `JULIA_PKG_SERVER_URL`; empty keeps Julia's default server.
@@ -78,7 +75,7 @@ def julia_build_args(url: str, sha256: str, *, pkg_server: str = "") -> dict[str
     url, sha = url.strip(), sha256.strip().lower().removeprefix("sha256:")
     extra = {"JULIA_PKG_SERVER_URL": pkg_server.strip()} if pkg_server.strip() else {}
     if not url and not sha:
-        return extra
+        return {"JULIA_URL": DEFAULT_JULIA_URL, "JULIA_SHA256": DEFAULT_JULIA_SHA256, **extra}
     if not sha:
         raise ValueError(f"{URL_VAR} is set but {SHA256_VAR} is empty: set {SHA256_VAR} to the tarball's sha256 "
                          "(an unverified Julia download is refused)")

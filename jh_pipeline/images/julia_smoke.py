@@ -1,6 +1,6 @@
 """Julia smoke checks of a built r_julia class image, run in a container (host networking).
 
-The checks themselves live in scripts/smoke/julia_checks.py (copied into the container, like
+The checks themselves live in checks/julia_checks.py (copied into the container, like
 smoke.py does with smoke_checks.py): `julia_kernelspec`, `julia_notebook`, `julia_packages_load`
 and `julia_precompiled` (loading needed no compiling: the image's generic-CPU caches are valid).
 """
@@ -14,7 +14,7 @@ import docker
 
 from jh_pipeline.images.smoke import CheckResult, run_check_script
 
-JULIA_CHECKS_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "smoke" / "julia_checks.py"
+JULIA_CHECKS_SCRIPT = Path(__file__).resolve().parent / "checks" / "julia_checks.py"  # package data
 JULIA_KERNEL = "julia"
 ALL_JULIA_CHECKS = ("kernelspec", "notebook", "packages")
 # Loading a class's packages and a first kernel start can take minutes on a slow machine.
@@ -40,7 +40,7 @@ def julia_container_checks(
     checks: Sequence[str] = ALL_JULIA_CHECKS,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> list[CheckResult]:
-    """Run scripts/smoke/julia_checks.py in a container of `ref` (as the image's user, host
+    """Run checks/julia_checks.py in a container of `ref` (as the image's user, host
     networking) and return its results. A script that crashes or prints no JSON gives one failed
     `julia_checks` result; the container is always removed.
     """

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +13,19 @@ import dagster as dg
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from pydantic import Field
+
+from jh_pipeline.images.cache import (
+    CacheTag,
+    cache_repository,
+    keyed_tag,
+    known_stages,
+    prune_plan,
+    restore_candidates,
+    stage_images,
+)
+from jh_pipeline.images.naming import image_repository
+from jh_pipeline.images.registry_api import RegistryApi, registry_host
+from jh_pipeline.settings import DockerSettings
 
 Log = Callable[[str], None]
 
@@ -27,10 +40,7 @@ class BuiltImage:
     image_id: str
     size: int
     layers: int
-
-
-def image_repository(registry: str, class_key: str) -> str:
-    return f"{registry.rstrip('/')}/{class_key}" if registry else class_key
+    stages: dict[str, str] = field(default_factory=dict)  # stage name -> image id (from the build log)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -47,18 +57,36 @@ def build_failure(lines: list[str], error: str) -> BuildError:
     return BuildError(f"docker build failed at {step}: {error}\n{output}")
 
 
+_D = DockerSettings()
+_HELP = {name: info.description for name, info in DockerSettings.model_fields.items()}
+
+
 class DockerResource(dg.ConfigurableResource):
     """The Docker engine (DOCKER_HOST or the local socket) and the registry images are pushed to."""
 
-    registry: str = Field("127.0.0.1:5000", description="JH_REGISTRY: images are pushed as <registry>/<class>")
-    network_mode: str = Field("host", description="JH_DOCKER_NETWORK: network for builds and test containers")
-    registry_username: str = Field("", description="JH_REGISTRY_USERNAME (e.g. _json_key for Artifact Registry)")
-    registry_password_file: str = Field(
-        "", description="JH_REGISTRY_PASSWORD_FILE: file holding the password (e.g. the service-account key)"
-    )
+    # Defaults and help have one home: settings.DockerSettings (the resource is built from it).
+    registry: str = Field(_D.registry, description=_HELP["registry"])
+    network_mode: str = Field(_D.network_mode, description=_HELP["network_mode"])
+    registry_username: str = Field(_D.registry_username, description=_HELP["registry_username"])
+    registry_password_file: str = Field(_D.registry_password_file, description=_HELP["registry_password_file"])
+    registry_timeout: int = Field(_D.registry_timeout, description=_HELP["registry_timeout"])
+    cache_repository: str = Field(_D.cache_repository, description=_HELP["cache_repository"])
+    cache_keep: int = Field(_D.cache_keep, description=_HELP["cache_keep"])
+    hub_tag: str = Field(_D.hub_tag, description=_HELP["hub_tag"])
 
     def client(self) -> docker.DockerClient:
         return _client(self.registry.split("/", 1)[0], self.registry_username, self.registry_password_file)
+
+    def registry_api(self) -> RegistryApi:
+        password = Path(self.registry_password_file).read_text().strip() if self.registry_password_file else ""
+        return RegistryApi(registry_host(self.registry), float(self.registry_timeout), self.registry_username, password)
+
+    def check_registry(self) -> None:
+        """Fail within JH_REGISTRY_TIMEOUT seconds, naming the registry, when it does not answer."""
+        self.registry_api().ping()
+
+    def cache_repository_of(self, class_key: str) -> str:
+        return cache_repository(self.cache_repository or f"{self.registry.rstrip('/')}/jh-cache", class_key)
 
     def repository(self, class_key: str) -> str:
         return image_repository(self.registry, class_key)
@@ -79,7 +107,7 @@ class DockerResource(dg.ConfigurableResource):
 
     def build(
         self, context_dir: Path, tag: str, target: str, build_args: Mapping[str, str], log: Log,
-        labels: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None, cache_from: Iterable[str] = (),
     ) -> BuiltImage:
         lines: list[str] = []
         partial = ""
@@ -87,6 +115,7 @@ class DockerResource(dg.ConfigurableResource):
         stream = api.build(
             path=str(context_dir), tag=tag, target=target, buildargs=dict(build_args), labels=dict(labels or {}),
             network_mode=self.network_mode, rm=True, forcerm=True, decode=True, pull=False,
+            cache_from=list(cache_from) or None,
         )
         for chunk in stream:
             if "error" in chunk:
@@ -97,7 +126,8 @@ class DockerResource(dg.ConfigurableResource):
                 lines.append(line)
                 if line.strip():
                     log(line)
-        return self.inspect(tag)
+        built = self.inspect(tag)
+        return BuiltImage(built.ref, built.image_id, built.size, built.layers, stage_images(lines))
 
     def inspect(self, ref: str) -> BuiltImage:
         image = self.client().images.get(ref)
@@ -106,11 +136,12 @@ class DockerResource(dg.ConfigurableResource):
 
     def push(self, ref: str, log: Log) -> str:
         """Push and return the manifest digest the registry reported."""
+        self.check_registry()
         repository, _, tag = ref.rpartition(":")
         digest = ""
         for chunk in self.client().api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in chunk:
-                raise RuntimeError(f"push of {ref} failed: {chunk['error']}")
+                raise RuntimeError(f"push of {ref} to {registry_host(ref)} (JH_REGISTRY) failed\n{chunk['error']}")
             aux = chunk.get("aux") or {}
             digest = aux.get("Digest", digest)
             if chunk.get("status") == "Pushed":  # layers the registry already had are not news
@@ -128,6 +159,7 @@ class DockerResource(dg.ConfigurableResource):
         if self.image_exists_locally(ref):
             return
         log(f"pulling {ref}")
+        self.check_registry()
         try:
             self.client().images.pull(ref)
         except (NotFound, APIError) as exc:
@@ -173,6 +205,81 @@ class DockerResource(dg.ConfigurableResource):
             raise RuntimeError(f"base image {ref} is neither local nor in its registry (JH_BASE_IMAGE)") from exc
         return f"{repository}@{found}", found
 
+    # --- registry-backed build cache (jh_pipeline.images.cache) -----------------------------------
+
+    def restore_cache(
+        self, class_key: str, key: str, stages: Iterable[str], log: Log, base: str | None = None
+    ) -> list[str]:
+        """Pull each stage's cache image (its exact tag, else the last build's) that the registry
+        has; return the refs to pass as `cache_from`. Missing ones are not an error. The stages, and
+        `base` (the image the target builds FROM, which must be there), are pulled side by side: the
+        engine fetches and unpacks their layers in parallel and a layer two of them share only once."""
+        repository = self.cache_repository_of(class_key)
+        client = self.client()
+
+        def pull_first(candidates: list[str]) -> str | None:
+            for tag in candidates:
+                try:
+                    client.images.pull(repository, tag=tag)
+                except (NotFound, ImageNotFound):
+                    continue
+                except APIError as exc:
+                    if exc.status_code == 404 or "not found" in str(exc).lower() or "unknown" in str(exc).lower():
+                        continue
+                    raise
+                return f"{repository}:{tag}"
+            return None
+
+        per_stage: dict[str, list[str]] = {}
+        for stage, tag in restore_candidates(stages, key):
+            per_stage.setdefault(stage, []).append(tag)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            pulled_base = pool.submit(self.ensure_image, base, log) if base else None
+            found = [ref for ref in pool.map(pull_first, per_stage.values()) if ref]
+            if pulled_base is not None:
+                pulled_base.result()
+        log(f"build cache: {len(found)} stage image(s) from {repository}" + (f": {', '.join(found)}" if found else ""))
+        return found
+
+    def save_cache(self, class_key: str, key: str, built: BuiltImage, stages: Iterable[str], log: Log) -> list[str]:
+        """Tag the build's stage images (and the image, stage `image`) as cache tags and push them,
+        the stages side by side (the engine compresses their new layers in parallel)."""
+        repository = self.cache_repository_of(class_key)
+        client = self.client()
+        ids = {**built.stages, "image": built.image_id}
+
+        def push_stage(stage: str) -> list[str]:
+            image = client.images.get(ids[stage])
+            refs = []
+            for tag in (keyed_tag(stage, key), stage):
+                image.tag(repository, tag)
+                refs.append(f"{repository}:{tag}")
+                self.push(refs[-1], log)
+            return refs
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return [ref for refs in pool.map(push_stage, [s for s in stages if s in ids]) for ref in refs]
+
+    def cache_tags(self, class_key: str) -> list[CacheTag]:
+        api = self.registry_api()
+        repository = self.cache_repository_of(class_key).split("/", 1)[1]
+        out = []
+        for tag in api.tags(repository):
+            digest, manifest = api.manifest(repository, tag)
+            out.append(CacheTag(tag, digest, api.created(repository, manifest)))
+        return out
+
+    def prune_cache(self, class_key: str, dockerfile: str, log: Log) -> list[str]:
+        """Delete the class's cache tags the prune rule drops (jh_pipeline.images.cache); return them."""
+        api = self.registry_api()
+        repository = self.cache_repository_of(class_key).split("/", 1)[1]
+        doomed = prune_plan(self.cache_tags(class_key), self.cache_keep, known_stages(dockerfile))
+        for digest in sorted({t.digest for t in doomed}):
+            api.delete_manifest(repository, digest)
+        if doomed:
+            log(f"build cache: pruned {len(doomed)} old cache tag(s) of {class_key}")
+        return [t.tag for t in doomed]
+
     def image_exists_locally(self, ref: str) -> bool:
         try:
             self.client().images.get(ref)
@@ -191,11 +298,3 @@ def _client(registry_host: str, username: str, password_file: str) -> docker.Doc
         password = Path(password_file).read_text().strip() if password_file else ""
         client.login(username, password, registry=registry_host)
     return client
-
-
-def docker_resource_from_env() -> DockerResource:
-    fields = {
-        "registry": "JH_REGISTRY", "network_mode": "JH_DOCKER_NETWORK",
-        "registry_username": "JH_REGISTRY_USERNAME", "registry_password_file": "JH_REGISTRY_PASSWORD_FILE",
-    }
-    return DockerResource(**{f: dg.EnvVar(v) for f, v in fields.items() if os.environ.get(v)})

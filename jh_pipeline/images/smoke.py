@@ -1,6 +1,6 @@
 """Blocking smoke checks of a built class image, run in containers (host networking).
 
-In-container checks live in scripts/smoke/smoke_checks.py; the plan handed to it says which to run,
+In-container checks live in images/checks/smoke_checks.py (package data); the plan handed to it says which to run,
 so later targets (R, Julia, MySQL) add entries without touching these. `SmokePlan.for_class` picks
 them from the class: R targets add `ir_kernelspec`, `r_notebook`, `r_packages_load`; `mysql: true`
 adds `mysql_roundtrip`.
@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 from docker.models.containers import Container
 
-SMOKE_DIR = Path(__file__).resolve().parents[2] / "scripts" / "smoke"
+SMOKE_DIR = Path(__file__).resolve().parent / "checks"  # package data, copied into containers
 SMOKE_SCRIPT = SMOKE_DIR / "smoke_checks.py"
 SERVER_SCRIPT = SMOKE_DIR / "server_checks.py"
 DEFAULT_KERNEL = "python3"  # the class kernel's name: notebooks naming python3 open in the class env
@@ -44,7 +44,7 @@ IMPORT_OVERRIDES: dict[str, list[str]] = {
 }
 
 
-# In-container checks of R targets (r_lang, r_julia), in scripts/smoke/smoke_checks.py.
+# In-container checks of R targets (r_lang, r_julia), in checks/smoke_checks.py.
 R_CHECKS = ["ir_kernelspec", "r_notebook", "r_packages_load"]
 
 

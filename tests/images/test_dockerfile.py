@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import hashlib
-import http.server
-import io
-import json
+import importlib.metadata
 import re
 import shutil
 import subprocess
-import tarfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
-import rattler
-from rattler.index import index_fs
 
 from jh_pipeline.images.context import (
     APT_CLASS,
@@ -30,15 +20,16 @@ from jh_pipeline.images.context import (
     PIP_LOCK,
     SERVER_LOCK,
     SERVER_PIP_LOCK,
-    DEFAULT_BASE_IMAGE,
     build_args,
     prepare_build_context,
     prepare_server_context,
 )
-from tests.support.docker import HOST, REPO_ROOT
+from jh_pipeline.settings import DEFAULT_BASE_IMAGE, DEFAULT_CRAN_REPO, DEFAULT_PIP_INDEX_URL, RATTLER_VERSION
+from tests.support.docker import REPO_ROOT
+from tests.support.common import HOST_CA as COMMON_CA
 
 DOCKERFILES = [REPO_ROOT / "Dockerfile", REPO_ROOT / "docker" / "foundation" / "Dockerfile"]
-HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+HOST_CA = Path(COMMON_CA)
 
 
 def hadolint() -> str:
@@ -63,16 +54,51 @@ def test_dockerfile_stages_and_base_image_arg() -> None:
     stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)", text, re.MULTILINE | re.IGNORECASE)
     # The server stages come first: the classic builder walks every stage before the target, and a
     # class build passes them with empty inputs; class stages build FROM the pulled server image.
+    # Each language list builds in a helper stage of its own inputs (the R library on the class env,
+    # the Julia depot on Julia alone), after `base` so a base class's build never walks them. Each
+    # target is its core + the pip layer and the class set-up, so pip comes after every R/Julia layer.
     assert [name for _, name in stages] == [
-        "tools", "server_env", "server", "conda_env", "pip_packages", "base", "r_lang", "r_julia"]
+        "ca", "tools", "server_env", "server", "conda_env", "pip_packages", "class_core", "base", "r_packages",
+        "r_core", "r_lang", "julia_depot", "julia_core", "r_julia"]
     assert dict((n, f) for f, n in stages) == {
-        "tools": "${BASE_IMAGE}", "server_env": "tools", "server": "${BASE_IMAGE}", "conda_env": "tools",
-        "pip_packages": "conda_env", "base": "${SERVER_IMAGE}", "r_lang": "base", "r_julia": "r_lang"}
-    assert f"ARG BASE_IMAGE={DEFAULT_BASE_IMAGE}\n" in text
+        "ca": "${BASE_IMAGE}", "tools": "ca", "server_env": "tools", "server": "${BASE_IMAGE}", "conda_env": "tools",
+        "pip_packages": "conda_env", "class_core": "${SERVER_IMAGE}", "base": "class_core", "r_packages": "conda_env",
+        "r_core": "class_core", "r_lang": "r_core", "julia_depot": "ca", "julia_core": "r_core", "r_julia": "julia_core"}
+    # Defaults with one home (jh_pipeline.settings), passed by every build: none in the Dockerfile.
+    for name in ("BASE_IMAGE", "PIP_INDEX_URL", "RATTLER_VERSION", "CRAN_REPO", "JULIA_URL", "JULIA_SHA256"):
+        assert re.search(rf"^ARG {name}$", text, re.MULTILINE), name
+        assert not re.search(rf"^ARG {name}=", text, re.MULTILINE), name
     assert DEFAULT_BASE_IMAGE.startswith("quay.io/jupyter/docker-stacks-foundation:")
     # The classic builder (docker-py) knows neither of these.
     instructions = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     assert "--mount" not in instructions and "<<" not in instructions
+
+
+def _stage_bodies(text: str) -> dict[str, str]:
+    parts = re.split(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", text, flags=re.MULTILINE | re.IGNORECASE)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_targets_take_only_results_from_helper_stages() -> None:
+    """The build-only CA bundle stays in helper stages: no target COPYs it, from the context or
+    from a stage, and the targets copy from helper stages only their results."""
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    bodies = _stage_bodies(text)
+    for target in ("server", "class_core", "base", "r_core", "r_lang", "julia_core", "r_julia"):
+        body = "\n".join(line for line in bodies[target].splitlines() if not line.lstrip().startswith("#"))
+        assert "EXTRA_CA_BUNDLE" not in body and "jh-build-ca" not in body and "extra-ca" not in body, target
+        copies = re.findall(r"COPY --from=(\S+)(?: --chown=\S+)? (\S+)", body)
+        assert all(src in {"server_env", "conda_env", "pip_packages", "r_packages", "julia_depot"} for src, _ in copies)
+    assert re.findall(r"COPY --from=(\S+)(?: --chown=\S+)? (\S+)", bodies["r_core"]) == [
+        ("r_packages", "/opt/envs/${CLASS_NAME}/lib/R/class-library")]
+    # Every target ends with the same pip layer, the only copy from pip_packages.
+    for target in ("base", "r_lang", "r_julia"):
+        assert re.findall(r"COPY --from=(\S+)(?: --chown=\S+)? (\S+)", bodies[target]) == [("pip_packages", "/opt/jh-pip/")]
+    # packages.R runs in r_packages (on the class env), not in the target; pip in pip_packages only.
+    assert "run-packages-r.R" in bodies["r_packages"] and "run-packages-r.R" not in bodies["r_core"]
+    assert "requirements.pip.lock" not in bodies["r_packages"] + bodies["julia_depot"]
+    assert "packages.R" not in bodies["pip_packages"] + bodies["julia_depot"]
+    assert "instantiate.jl" in bodies["julia_depot"] and "instantiate.jl" not in bodies["julia_core"]
 
 
 def _copy_sources(dockerfile: Path) -> list[str]:
@@ -133,96 +159,36 @@ def test_prepared_context_without_ca_and_guards(tmp_path: Path) -> None:
         prepare_build_context(tmp_path / "other", REPO_ROOT, b"  \n", "", "", "", None)
 
 
-def test_cran_default_matches_the_endpoints_default() -> None:
-    from jh_pipeline.defs.resources import EndpointsResource
-
+def test_mysql_is_off_by_default() -> None:
     text = (REPO_ROOT / "Dockerfile").read_text()
-    assert f"ARG CRAN_REPO={EndpointsResource().cran_repo}\n" in text
     assert "ARG INSTALL_MYSQL=0\n" in text
 
 
-def test_build_args_leave_defaults_to_the_dockerfile() -> None:
-    assert build_args("data1010") == {"CLASS_NAME": "data1010"}
+def test_build_args_pass_the_settings_defaults() -> None:
+    defaults = {"BASE_IMAGE": DEFAULT_BASE_IMAGE, "PIP_INDEX_URL": DEFAULT_PIP_INDEX_URL,
+                "RATTLER_VERSION": RATTLER_VERSION}
+    assert RATTLER_VERSION == importlib.metadata.version("py-rattler")  # the py-rattler that locked the envs
+    assert build_args("data1010") == {"CLASS_NAME": "data1010", **defaults}
     assert build_args("ds-1.0", base_image="jh-local/foundation:latest", register_kernel=False,
                       keep_ca_bundle=True, kernel_display_name="DS (Python)", pip_index_url="http://x/simple") == {
-        "CLASS_NAME": "ds-1.0", "BASE_IMAGE": "jh-local/foundation:latest", "REGISTER_KERNEL": "0",
+        **defaults, "CLASS_NAME": "ds-1.0", "BASE_IMAGE": "jh-local/foundation:latest", "REGISTER_KERNEL": "0",
         "KEEP_CA_BUNDLE": "1", "KERNEL_DISPLAY_NAME": "DS (Python)", "PIP_INDEX_URL": "http://x/simple"}
     assert build_args("stats", cran_repo="http://127.0.0.1:8080", r_kernel_display_name="R (Stats)",
                       install_mysql=True) == {
-        "CLASS_NAME": "stats", "CRAN_REPO": "http://127.0.0.1:8080", "R_KERNEL_DISPLAY_NAME": "R (Stats)",
+        **defaults, "CLASS_NAME": "stats", "CRAN_REPO": "http://127.0.0.1:8080", "R_KERNEL_DISPLAY_NAME": "R (Stats)",
         "INSTALL_MYSQL": "1"}
-    assert build_args("stats", cran_repo="", install_mysql=False) == {"CLASS_NAME": "stats"}
+    assert build_args("stats", cran_repo="", install_mysql=False) == {
+        **defaults, "CLASS_NAME": "stats", "CRAN_REPO": DEFAULT_CRAN_REPO}
     assert build_args("sq", server_image="r/jupyter-server@sha256:ab", conda_channels=("conda-forge", "bioconda"),
                       sqlite_kernel=True) == {
-        "CLASS_NAME": "sq", "SERVER_IMAGE": "r/jupyter-server@sha256:ab", "CONDA_CHANNELS": "conda-forge,bioconda",
-        "SQLITE_KERNEL": "1"}
+        **defaults, "CLASS_NAME": "sq", "SERVER_IMAGE": "r/jupyter-server@sha256:ab",
+        "CONDA_CHANNELS": "conda-forge,bioconda", "SQLITE_KERNEL": "1"}
     for bad in ("", "a b", "x/y", "ä"):
         with pytest.raises(ValueError):
             build_args(bad)
 
 
-# --- a real build of the `base` target on the foundation image ---------------------------------
-# A one-package channel made here keeps this test independent of the shared test channel: its
-# `python` package turns the env into a venv over the foundation's /usr/bin/python3.11.
-
-def _python_package(subdir: Path) -> None:
-    files = {
-        "pyvenv.cfg": b"home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n",
-        "lib/python3.11/site-packages/jh_marker.py": b"MARKER = 'from the conda layer'\n",
-    }
-    links = {"bin/python3.11": "/usr/bin/python3.11", "bin/python3": "python3.11", "bin/python": "python3.11"}
-    paths = [{"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(),
-              "size_in_bytes": len(d)} for p, d in files.items()]
-    paths += [{"_path": p, "path_type": "softlink"} for p in links]
-    index = {"name": "python", "version": "3.11.2", "build": "0_venv", "build_number": 0, "depends": [],
-             "subdir": "linux-64", "arch": "x86_64", "platform": "linux", "license": "PSF-2.0",
-             "timestamp": 1_700_000_000_000}
-    meta = {"info/index.json": json.dumps(index).encode(),
-            "info/paths.json": json.dumps({"paths": paths, "paths_version": 1}).encode(),
-            "info/files": ("\n".join(sorted([*files, *links])) + "\n").encode()}
-    with tarfile.open(subdir / "python-3.11.2-0_venv.tar.bz2", "w:bz2") as tar:
-        for name, data in {**files, **meta}.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in links.items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, 1_700_000_000
-            tar.addfile(info)
-
-
-@pytest.fixture(scope="module")
-def tiny_lock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bytes]:
-    """A rattler lock of the one-package channel, served on 127.0.0.1 while the module runs."""
-    channel = tmp_path_factory.mktemp("tiny-channel")
-    for subdir in ("linux-64", "noarch"):
-        (channel / subdir).mkdir()
-    _python_package(channel / "linux-64")
-    asyncio.run(index_fs(channel))
-    handler = functools.partial(_QuietHandler, directory=str(channel))
-    server = http.server.ThreadingHTTPServer((HOST, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://{HOST}:{server.server_address[1]}/"
-        records = asyncio.run(rattler.solve([url], ["python 3.11.*"], platforms=["linux-64", "noarch"]))
-        lock = rattler.LockFile([rattler.LockPlatform("linux-64")])
-        lock.set_channels("default", [rattler.LockChannel(url)])
-        platform = lock.platforms()[0]
-        for record in records:
-            lock.add_conda_package("default", platform, record)
-        path = channel / "conda-lock.yml"
-        lock.to_path(path)
-        yield path.read_bytes()
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
+# --- a real build of the `base` target on the foundation image (tiny_lock: tests/images/conftest.py) ---
 
 def _build(client: docker.DockerClient, ctx: Path, tag: str, args: dict[str, str]) -> list[str]:
     lines: list[str] = []

@@ -18,9 +18,10 @@ import docker
 import pytest
 
 from jh_pipeline.envs.conda import solve_lock, write_lock_file
-from jh_pipeline.envs.julia import DEFAULT_JULIA_VERSION, TarballJuliaRunner, julia_packages_from_manifest, resolve_julia_env
-from jh_pipeline.images.context import DEFAULT_BASE_IMAGE, build_args, prepare_build_context
-from jh_pipeline.images.julia_context import DEFAULT_JULIA_SHA256, DEFAULT_JULIA_URL, add_julia_files, julia_build_args
+from jh_pipeline.envs.julia import TarballJuliaRunner, julia_packages_from_manifest, resolve_julia_env
+from jh_pipeline.images.context import build_args, prepare_build_context
+from jh_pipeline.images.julia_context import add_julia_files, julia_build_args
+from jh_pipeline.settings import DEFAULT_BASE_IMAGE, DEFAULT_JULIA_SHA256, DEFAULT_JULIA_URL, DEFAULT_JULIA_VERSION
 from jh_pipeline.images.julia_smoke import julia_container_checks
 from tests.support.docker import REPO_ROOT
 

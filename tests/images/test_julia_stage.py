@@ -1,5 +1,5 @@
 """The r_julia stage, hermetically: Julia cannot be downloaded here, so the real stage's download
-step (the Dockerfile lines from `FROM r_lang AS r_julia` to the end-of-download marker, running
+step (the Dockerfile lines from `FROM ca AS julia_depot` to the end-of-download marker, running
 scripts/image/julia/install-julia.sh) is built on the foundation image against a local stand-in
 tarball served on 127.0.0.1. The full r_julia build is tests/images/test_julia_online.py.
 """
@@ -24,11 +24,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from jh_pipeline.envs.julia import DEFAULT_JULIA_VERSION
 from jh_pipeline.images.context import prepare_build_context
+from jh_pipeline.settings import DEFAULT_JULIA_SHA256, DEFAULT_JULIA_URL, DEFAULT_JULIA_VERSION
 from jh_pipeline.images.julia_context import (
-    DEFAULT_JULIA_SHA256,
-    DEFAULT_JULIA_URL,
     JULIA_MANIFEST,
     JULIA_PROJECT,
     add_julia_files,
@@ -36,11 +34,12 @@ from jh_pipeline.images.julia_context import (
 )
 from jh_pipeline.images.julia_smoke import julia_container_checks, julia_plan
 from tests.support.docker import HOST, REPO_ROOT
+from tests.support.common import HOST_CA as COMMON_CA
 
 FAKE_VERSION = "1.10.99"
-STAGE_START = "FROM r_lang AS r_julia"
+STAGE_START = "FROM ca AS julia_depot"
 STAGE_DOWNLOAD_END = "# --- end of the Julia download"
-HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+HOST_CA = Path(COMMON_CA)
 IMAGE = "jh-test/julia-stage"
 
 # A stand-in `julia`: `--version` like the real one; called as the load probe of julia_checks.py
@@ -65,10 +64,12 @@ MANIFEST = b'julia_version = "1.10.10"\nmanifest_format = "2.0"\n\n[[deps.JSON]]
 
 def test_julia_build_args() -> None:
     sha = hashlib.sha256(b"x").hexdigest()
-    assert julia_build_args("", "") == {}  # the Dockerfile defaults apply; the content tag stays
+    # the official tarball (settings), always passed: the Dockerfile has no default of its own
+    assert julia_build_args("", "") == {"JULIA_URL": DEFAULT_JULIA_URL, "JULIA_SHA256": DEFAULT_JULIA_SHA256}
     assert julia_build_args(" https://mirror.example/julia.tar.gz ", f"sha256:{sha.upper()}") == {
         "JULIA_URL": "https://mirror.example/julia.tar.gz", "JULIA_SHA256": sha}
     assert julia_build_args("", "", pkg_server="https://pkg.mirror.example") == {
+        "JULIA_URL": DEFAULT_JULIA_URL, "JULIA_SHA256": DEFAULT_JULIA_SHA256,
         "JULIA_PKG_SERVER_URL": "https://pkg.mirror.example"}
     with pytest.raises(ValueError, match="JH_JULIA_SHA256 is empty"):
         julia_build_args("https://mirror.example/julia.tar.gz", "")
@@ -80,18 +81,17 @@ def test_julia_build_args() -> None:
         julia_build_args("/srv/julia.tar.gz", sha)
 
 
-def test_dockerfile_defaults_are_the_official_tarball() -> None:
+def test_julia_stage_installs_the_resolving_julia() -> None:
     text = (REPO_ROOT / "Dockerfile").read_text()
     stage = text[text.index(STAGE_START):]
-    assert re.search(rf"^ARG JULIA_URL={re.escape(DEFAULT_JULIA_URL)}$", stage, re.MULTILINE)
-    assert re.search(rf"^ARG JULIA_SHA256={DEFAULT_JULIA_SHA256}$", stage, re.MULTILINE)
+    assert re.search(r"^ARG JULIA_URL$", stage, re.MULTILINE) and re.search(r"^ARG JULIA_SHA256$", stage, re.MULTILINE)
     # The version the julia_env asset resolves with is the version the image installs.
     assert f"/julia-{DEFAULT_JULIA_VERSION}-linux-x86_64.tar.gz" in DEFAULT_JULIA_URL
     assert STAGE_DOWNLOAD_END in stage
     for needed in ("JULIA_CPU_TARGET", "generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1)",
                    "instantiate.jl", "COPY build/julia/Project.toml build/julia/Manifest.toml"):
         assert needed in stage, needed
-    code = [line.split("#", 1)[0] for line in (REPO_ROOT / "scripts/image/julia/instantiate.jl").read_text().splitlines()]
+    code = [line.split("#", 1)[0] for line in (REPO_ROOT / "jh_pipeline/images/scripts/julia/instantiate.jl").read_text().splitlines()]
     assert not [line for line in code if re.search(r"Pkg\.(update|resolve|add|up)\b", line)]  # exactly as locked
 
 
@@ -118,7 +118,7 @@ def test_julia_checks_script_with_a_stand_in_julia(tmp_path: Path) -> None:
     fake.parent.mkdir()
     fake.write_text(FAKE_JULIA)
     fake.chmod(0o755)
-    script = REPO_ROOT / "scripts/smoke/julia_checks.py"
+    script = REPO_ROOT / "jh_pipeline/images/checks/julia_checks.py"
     env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
 
     def run(packages: list[str]) -> dict[str, dict[str, object]]:
@@ -175,8 +175,8 @@ def julia_tarball(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tarball]
 
 
 def download_stage_context(dest: Path, foundation_image: str) -> Path:
-    """A build context whose Dockerfile is the real r_julia stage up to the end of its download
-    step, on the foundation image instead of r_lang (the rest of the context is the real one)."""
+    """A build context whose Dockerfile is the real julia_depot stage up to the end of its download
+    step, on the foundation image instead of the `ca` stage (the rest of the context is the real one)."""
     ctx = prepare_build_context(dest, REPO_ROOT, b"lock", "", "", "", HOST_CA if HOST_CA.is_file() else None)
     text = (REPO_ROOT / "Dockerfile").read_text()
     start = text.index(STAGE_START)
@@ -229,9 +229,9 @@ def installed_image(docker_engine: docker.DockerClient, foundation_image: str, j
 def test_right_checksum_installs_julia(docker_engine: docker.DockerClient, installed_image: str) -> None:
     out = docker_engine.containers.run(installed_image, ["bash", "-c", (
         "julia --version; readlink -f /usr/local/bin/julia; stat -c %u /opt/julia-depot;"
-        " stat -c %u /opt/julia-1.10.99/bin/julia; ls -d /opt/.julia-staging* /tmp/jh-julia-install.* 2>/dev/null;"
+        " stat -c %u /opt/julia/bin/julia; ls -d /opt/.julia-staging* /tmp/jh-julia-install.* 2>/dev/null;"
         " true")], network_mode="host", remove=True, user="0").decode().splitlines()
-    assert out == [f"julia version {FAKE_VERSION}", f"/opt/julia-{FAKE_VERSION}/bin/julia", "0", "0"]
+    assert out == [f"julia version {FAKE_VERSION}", "/opt/julia/bin/julia", "0", "0"]
     # The notebook user runs it too (the stage goes on as root, then hands over to uid 1000).
     as_user = docker_engine.containers.run(installed_image, ["julia", "--version"], network_mode="host",
                                            remove=True, user="1000").decode().strip()

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import sys
+import threading
+
+import pytest
 
 from jh_pipeline.images.smoke import R_CHECKS, SMOKE_SCRIPT, SmokePlan
 
@@ -52,3 +57,34 @@ def test_sqlite_class_adds_its_kernel_and_query() -> None:
 def test_every_planned_check_exists_in_the_container_script() -> None:
     checks = _smoke_checks_module().CHECKS
     assert set(PYTHON_CHECKS + R_CHECKS + ["mysql_roundtrip", "sqlite_kernel"]) <= set(checks)
+
+
+def test_the_container_script_runs_imports_first_then_the_rest_side_by_side(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Results come back in plan order; the notebook check sees the modules the import check found;
+    the other checks overlap (two that each wait for the other would time out run one after another)."""
+    module = _smoke_checks_module()
+    both_started = threading.Barrier(2, timeout=5)
+
+    def imports(plan):  # type: ignore[no-untyped-def]
+        plan["_modules"] = ["tabulate"]
+        return module.result("packages_import", True, "1")
+
+    def waits(name: str):  # type: ignore[no-untyped-def]
+        def check(plan):  # type: ignore[no-untyped-def]
+            both_started.wait()
+            return module.result(name, True, ",".join(plan["_modules"]))
+        return check
+
+    def crashes(plan):  # type: ignore[no-untyped-def]
+        raise OSError("no such kernel")
+
+    monkeypatch.setattr(module, "CHECKS", {"notebook": waits("notebook_executes"), "imports": imports,
+                                            "terminal": waits("terminal_python_pip"), "uid": crashes})
+    monkeypatch.setattr(sys, "argv", ["smoke_checks.py", json.dumps({"checks": ["notebook", "imports", "terminal", "uid"]})])
+    module.main()
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["passed"], r["message"]) for r in out] == [
+        ("notebook_executes", True, "tabulate"), ("packages_import", True, "1"),
+        ("terminal_python_pip", True, "tabulate"), ("uid", False, "OSError: no such kernel")]

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 SERVER_ENV = os.environ.get("JH_SERVER_ENV", "/opt/jupyter")
 
@@ -189,15 +190,19 @@ CHECKS = {
 }
 
 
+def run_check(name, plan):
+    try:
+        found = CHECKS[name](plan)
+    except Exception as exc:  # a crashing check is a failed check, with its reason
+        found = result(name, False, f"{type(exc).__name__}: {exc}")
+    return found if isinstance(found, list) else [found]
+
+
 def main():
     plan = json.loads(sys.argv[1])
-    results = []
-    for name in plan["checks"]:
-        try:
-            found = CHECKS[name](plan)
-        except Exception as exc:  # a crashing check is a failed check, with its reason
-            found = result(name, False, f"{type(exc).__name__}: {exc}")
-        results += found if isinstance(found, list) else [found]
+    # Independent checks (the exports each in their own temporary folder): side by side.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = [r for found in pool.map(lambda name: run_check(name, plan), plan["checks"]) for r in found]
     print(json.dumps(results))
 
 

@@ -18,7 +18,14 @@ script <- args[[1L]]
 cran <- sub("/+$", "", args[[2L]])
 if (!nzchar(cran)) stop("no CRAN repository given (build arg CRAN_REPO)")
 
-options(repos = c(CRAN = cran), Ncpus = max(1L, parallel::detectCores()), warn = 1)
+# Parallel installs (Ncpus > 1) run `make -j`: only when make is there (binary repositories and
+# pure-R packages need none, and the build stages may not have it).
+ncpus <- if (nzchar(Sys.which("make"))) max(1L, parallel::detectCores()) else 1L
+options(repos = c(CRAN = cran), Ncpus = ncpus, warn = 1)
+# Binary-package repositories (Posit Package Manager's __linux__/<distro> URLs) pick the binaries
+# by the R version in the User-Agent (their documented setting); source repositories ignore it.
+options(HTTPUserAgent = sprintf("R/%s R (%s)", getRversion(),
+                                paste(getRversion(), R.version$platform, R.version$arch, R.version$os)))
 failed <- character()
 
 .jh_installed <- function(pkg) nzchar(system.file(package = pkg))

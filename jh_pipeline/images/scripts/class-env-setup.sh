@@ -8,10 +8,13 @@
 #     and /opt/envs as envs dir, and does not activate the base env in shells;
 #   - login shells (JupyterLab terminals run `bash -l`) keep the class env first on PATH: Debian's and
 #     Ubuntu's /etc/profile reset PATH, /etc/profile.d/ runs after that.
-# Environment: JH_CLASS_ENV, JH_SERVER_ENV, CONDA_DIR (image ENV); KERNEL_DISPLAY_NAME,
-# REGISTER_KERNEL (0 = envs without ipykernel, test builds), SQLITE_KERNEL (1 = required),
-# CONDA_CHANNELS (comma-separated, as the lock was solved from).
+#   - then nothing of the build is left in a home or cache, and the home belongs to the notebook user.
+# Environment: JH_CLASS_NAME, JH_CLASS_ENV, JH_SERVER_ENV, CONDA_DIR, NB_USER, NB_UID, NB_GID (image
+# ENV); the optional build args KERNEL_DISPLAY_NAME (default "Python (<class>)"), REGISTER_KERNEL
+# (0 = envs without ipykernel, test builds), SQLITE_KERNEL (1 = required), CONDA_CHANNELS
+# (comma-separated, as the lock was solved from).
 set -euo pipefail
+KERNEL_DISPLAY_NAME=${KERNEL_DISPLAY_NAME:-Python (${JH_CLASS_NAME})}
 JH_SERVER_ENV=${JH_SERVER_ENV:-/opt/jupyter}
 kernels="${JH_SERVER_ENV}/share/jupyter/kernels"
 mkdir -p "$kernels"
@@ -46,3 +49,6 @@ cat >/etc/profile.d/jh-class-env.sh <<PROFILE
 export PATH="${JH_CLASS_ENV}/bin:${JH_SERVER_ENV}/bin:${CONDA_DIR}/bin:\${PATH}"
 export CONDA_PREFIX="${JH_CLASS_ENV}" CONDA_DEFAULT_ENV="${JH_CLASS_NAME}"
 PROFILE
+rm -rf /root/.cache /root/.local "/home/${NB_USER}/.cache"
+mkdir -p "/home/${NB_USER}"
+find "/home/${NB_USER}" -xdev -user 0 -exec chown -h "${NB_UID}:${NB_GID}" {} +

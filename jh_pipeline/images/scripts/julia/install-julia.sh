@@ -7,6 +7,7 @@
 #   JULIA_SHA256   its sha256 (64 hex digits, optional "sha256:" prefix); required: an empty value
 #                  fails, nothing is ever installed unverified
 #   JULIA_PREFIX   parent directory of the install (default /opt): Julia goes to $JULIA_PREFIX/julia-<version>
+#   JULIA_INSTALL_DIR  where Julia goes instead (e.g. /opt/julia: a path a later stage can COPY)
 #   JULIA_BIN_LINK symlink to create (default /usr/local/bin/julia)
 #
 # The version comes from the unpacked `bin/julia --version`, so any release tarball works.
@@ -31,10 +32,11 @@ fi
 [[ "$expected" =~ ^[0-9a-f]{64}$ ]] \
     || die "JULIA_SHA256 '$expected' is not a sha256 (64 hex digits): check JH_JULIA_SHA256"
 
-# The extra CA bundle of the build (TLS-inspecting proxies), when the context has one.
-if [ -f "$here/ca-env.sh" ]; then
+# The extra CA bundle of the build (TLS-inspecting proxies): env.sh of the `ca` stage (build-ca.sh).
+ca_env=${JH_BUILD_CA_ENV:-/usr/local/share/jh-build-ca/env.sh}
+if [ -f "$ca_env" ]; then
     # shellcheck source=/dev/null
-    . "$here/ca-env.sh"
+    . "$ca_env"
 fi
 
 work=$(mktemp -d /tmp/jh-julia-install.XXXXXX)
@@ -83,7 +85,7 @@ version_line=$("$root/bin/julia" --startup-file=no --version 2>&1) \
 version=$(printf '%s\n' "$version_line" | sed -n 's/^julia version \([0-9][0-9A-Za-z.+-]*\).*/\1/p' | head -n 1)
 [ -n "$version" ] || die "cannot read the Julia version from '$version_line'"
 
-dest="$JULIA_PREFIX/julia-$version"
+dest=${JULIA_INSTALL_DIR:-$JULIA_PREFIX/julia-$version}
 [ ! -e "$dest" ] || die "$dest already exists"
 mv "$root" "$dest"
 chmod -R a+rX,go-w "$dest"
