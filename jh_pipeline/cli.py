@@ -1,17 +1,31 @@
-"""`jh-pipeline`: the project's own command line (validate, scaffold, workflows)."""
+"""`jh-pipeline`: the project's own command line (validate, scaffold, workflows, releases)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jh_pipeline.catalog import Target, load_catalog
+from jh_pipeline.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from jh_pipeline.store.base import ArtifactStore
 
 
 def _repo_root(requirements: Path) -> Path:
     return requirements.resolve().parent
+
+
+def _settings() -> PipelineSettings:
+    """The one settings model, read once per command (the environment and jh_pipeline.yaml)."""
+    from jh_pipeline.defs.context import repo_root
+    from jh_pipeline.settings import load_pipeline_settings
+
+    return load_pipeline_settings(repo_root())
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -25,21 +39,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def preflight_settings(args: argparse.Namespace) -> object:
-    """Preflight's settings from the environment (the same variables the pipeline reads) and flags."""
-    import os
-
+def preflight_settings(args: argparse.Namespace, settings: PipelineSettings) -> object:
+    """Preflight's settings: the pipeline's endpoints and the flags."""
     from jh_pipeline.defs.resources import parse_channel_map
     from jh_pipeline.envs.pip_lock import PipIndexConfig
-    from jh_pipeline.preflight import DEFAULT_CRAN_REPO, PreflightSettings
+    from jh_pipeline.preflight import PreflightSettings
 
+    endpoints = settings.endpoints
     return PreflightSettings(
-        channel_map=parse_channel_map(os.environ.get("JH_CHANNEL_MAP", "")),
-        channel_alias=os.environ.get("JH_CONDA_CHANNEL_ALIAS") or None,
-        pip=PipIndexConfig.from_env(os.environ),
-        cran_repo=os.environ.get("JH_CRAN_REPO") or DEFAULT_CRAN_REPO,
+        channel_map=parse_channel_map(endpoints.channel_map),
+        channel_alias=endpoints.channel_alias,
+        pip=PipIndexConfig.of(endpoints.pip_index_url, endpoints.extra_ca_bundle),
+        cran_repo=endpoints.cran_repo,
         bioc_repo=args.bioc_repo,
-        ca_bundle=os.environ.get("JH_EXTRA_CA_BUNDLE") or None,
+        ca_bundle=endpoints.extra_ca_bundle or None,
         online=args.online,
     )
 
@@ -57,7 +70,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     if not keys:
         return 0
     try:
-        settings = preflight_settings(args)
+        settings = preflight_settings(args, _settings())
     except ChannelMapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -109,15 +122,16 @@ def cmd_workflows(args: argparse.Namespace) -> int:
 
 def cmd_export_env(args: argparse.Namespace) -> int:
     from jh_pipeline.defs.context import PipelineContext
-    from jh_pipeline.store.resource import store_from_env
+    from jh_pipeline.defs.resources import open_store
 
-    ctx = PipelineContext.from_env()
+    settings = _settings()
+    ctx = PipelineContext.from_settings(settings)
     spec = ctx.catalog.classes.get(args.class_key)
     if spec is None:
         print(f"error: no class '{args.class_key}' in {ctx.catalog.root}", file=sys.stderr)
         return 1
-    semester = ctx.semester(spec)
-    released = store_from_env().read_latest_set(semester, spec.key)
+    semester = ctx.semester(spec, date.today())
+    released = open_store(settings.store).read_latest_set(semester, spec.key)
     if released is None:
         print(f"error: {spec.key} has no released env files for {semester}", file=sys.stderr)
         return 1
@@ -130,10 +144,129 @@ def cmd_export_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _class_spec(class_key: str, settings: PipelineSettings) -> tuple[object, object] | None:
+    """(pipeline context, class) from the settings, or None after printing why not."""
+    from jh_pipeline.defs.context import PipelineContext
+
+    ctx = PipelineContext.from_settings(settings)
+    spec = ctx.catalog.classes.get(class_key)
+    if spec is None or spec.config is None:
+        why = "has errors (run jh-pipeline validate)" if spec is not None else f"is not in {ctx.catalog.root}"
+        print(f"error: class '{class_key}' {why}", file=sys.stderr)
+        return None
+    return ctx, spec
+
+
+def _move_production(class_key: str, action: str, target: str | None) -> int:
+    """Promote or roll back as a Dagster materialization of `<class>/production`, recorded in the
+    instance of DAGSTER_HOME (where the UI shows it); without DAGSTER_HOME in a throwaway one."""
+    import os
+
+    import dagster as dg
+
+    from jh_pipeline.definitions import build_definitions
+    from jh_pipeline.defs.resources import resources_from_settings
+    from jh_pipeline.release.pointers import actor
+
+    settings = _settings()
+    found = _class_spec(class_key, settings)
+    if found is None:
+        return 1
+    ctx, spec = found
+    defs = build_definitions(ctx, settings)  # type: ignore[arg-type]
+    key = dg.AssetKey([class_key, "production"])
+    if os.environ.get("DAGSTER_HOME"):
+        instance = dg.DagsterInstance.get()
+    else:
+        print("note: DAGSTER_HOME is not set: the move is recorded in the store only, not in a Dagster instance",
+              file=sys.stderr)
+        instance = dg.DagsterInstance.ephemeral()
+    config = {"action": action, "target": target or "", "by": actor()}
+    result = dg.materialize(
+        list(defs.assets or []), selection=[key], instance=instance, resources=resources_from_settings(settings),
+        run_config={"ops": {f"{class_key}__production": {"config": config}}},
+        tags={"class": class_key, "jh/action": action}, raise_on_error=False,
+    )
+    failures = [e for e in result.all_events if e.is_step_failure]
+    if not result.success:
+        for event in failures:
+            data = event.step_failure_data
+            print(f"error: {data.user_failure_data.description if data.user_failure_data else data.error.message}",
+                  file=sys.stderr)
+        if not failures:
+            print(f"error: the {action} run of {class_key} failed (run {result.run_id})", file=sys.stderr)
+        return 1
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
+    meta = {k: v.value for k, v in event.materialization.metadata.items()}
+    if meta.get("skipped"):
+        print(f"{class_key}: production already is {meta['image_tag']} ({meta['to_digest']})")
+    else:
+        print(f"{class_key}: {action}: {meta['tag']} {meta['from_set'] or '(none)'} -> {meta['image_tag']} "
+              f"({meta['to_digest']}) by {meta['by']} at {meta['at']} (run {result.run_id})")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    return _move_production(args.class_key, "promote", args.source)
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    return _move_production(args.class_key, "rollback", args.to)
+
+
+def _released(class_key: str) -> tuple[PipelineSettings, ArtifactStore, str] | None:
+    """Settings, store and this semester of a valid class (None after saying why it is not one)."""
+    from jh_pipeline.defs.resources import open_store
+
+    settings = _settings()
+    found = _class_spec(class_key, settings)
+    if found is None:
+        return None
+    ctx, spec = found
+    return settings, open_store(settings.store), ctx.semester(spec, date.today())
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from jh_pipeline.release.history import format_history, history_rows
+    from jh_pipeline.release.records import read_records
+    from jh_pipeline.store.base import POINTERS
+
+    released = _released(args.class_key)
+    if released is None:
+        return 1
+    _, store, semester = released
+    pointers = {p: getattr(store.read_pointer_manifest(semester, args.class_key, p), "set_id", None) for p in POINTERS}
+    rows = history_rows(read_records(store, semester, args.class_key), pointers)
+    sys.stdout.write(format_history(args.class_key, semester, rows))
+    return 0
+
+
+def cmd_hub_config(args: argparse.Namespace) -> int:
+    from jh_pipeline.release.hub import DOCKERSPAWNER_CONFIG, Z2JH_VALUES
+
+    found = _released(args.class_key)
+    if found is None:
+        return 1
+    settings, store, semester = found
+    pointer = args.pointer or settings.docker.hub_tag
+    released = store.read_pointer_set(semester, args.class_key, pointer)
+    if released is None or Z2JH_VALUES not in released[1]:
+        hint = f"jh-pipeline promote {args.class_key}" if pointer == "production" else "materialize its release"
+        print(f"error: {args.class_key} has no {pointer} hub settings in {semester}: {hint}", file=sys.stderr)
+        return 1
+    manifest, files = released
+    print(f"# {args.class_key} {pointer} ({semester}): set {manifest.set_id}")
+    print(f"# --- Zero to JupyterHub ({Z2JH_VALUES}) ---")
+    sys.stdout.write(files[Z2JH_VALUES].decode())
+    print(f"# --- DockerSpawner ({DOCKERSPAWNER_CONFIG}) ---")
+    sys.stdout.write(files[DOCKERSPAWNER_CONFIG].decode())
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from jh_pipeline.doctor import run_doctor
 
-    return run_doctor()
+    return run_doctor(_settings())
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
@@ -192,6 +325,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("class_key", metavar="CLASS")
     export.add_argument("dest", metavar="DIR", type=Path)
     export.set_defaults(func=cmd_export_env)
+
+    promote = command("promote", "move a class's production pointer (:production, production/) to a released image")
+    promote.add_argument("class_key", metavar="CLASS")
+    promote.add_argument("--from", "--target", dest="source", metavar="TAG|SET",
+                         help="image tag or set id to promote (default: the current latest)")
+    promote.set_defaults(func=cmd_promote)
+
+    rollback = command("rollback", "move a class's production pointer back")
+    rollback.add_argument("class_key", metavar="CLASS")
+    rollback.add_argument("--to", "--target", dest="to", metavar="TAG|SET", help="image tag or set id (default: the previous production)")
+    rollback.set_defaults(func=cmd_rollback)
+
+    history = command("history", "every released set of a class: date, tag, digest, size, package changes, pointers")
+    history.add_argument("class_key", metavar="CLASS")
+    history.set_defaults(func=cmd_history)
+
+    hub = command("hub-config", "the hub settings of a class's image, pinned by digest (Zero to JupyterHub, DockerSpawner)")
+    hub.add_argument("class_key", metavar="CLASS")
+    hub.add_argument("--pointer", choices=["latest", "production"],
+                     help="which release (default: JH_HUB_TAG, else production)")
+    hub.set_defaults(func=cmd_hub_config)
 
     command("doctor", "check the prerequisites; one line per check, with a fix").set_defaults(func=cmd_doctor)
 

@@ -11,10 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jh_pipeline.defs.resources import ENDPOINT_VARS, PRODUCTION_BASE_IMAGE
+from jh_pipeline.defs.resources import open_store
 from jh_pipeline.images.resource import DockerResource
-from jh_pipeline.store.resource import ENV_VARS as STORE_VARS
-from jh_pipeline.store.resource import store_from_env
+from jh_pipeline.settings import (
+    DEFAULT_PIP_INDEX_URL, DockerSettings, EndpointSettings, PipelineSettings, StoreSettings,
+)
+
+ENDPOINT_VARS = EndpointSettings.variables()
+STORE_VARS = StoreSettings.variables()
 
 MIN_FREE_BYTES = 20 * 10**9  # a few class images plus the build cache
 
@@ -33,13 +37,13 @@ class Check:
         return text if self.ok or not self.fix else f"{text} -> fix: {self.fix}"
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name) or default
+def _docker(settings: DockerSettings) -> DockerResource:
+    return DockerResource(**settings.model_dump())
 
 
-def check_docker() -> Check:
+def check_docker(settings: PipelineSettings) -> Check:
     try:
-        version = DockerResource().client().version().get("Version", "?")
+        version = _docker(settings.docker).client().version().get("Version", "?")
         return Check("docker engine", True, f"reachable (server {version})")
     except Exception as exc:  # no socket, no permission, daemon down
         return Check("docker engine", False, f"not reachable ({type(exc).__name__})", "bash scripts/start-dockerd.sh")
@@ -52,8 +56,8 @@ def _registry_url(registry: str) -> str:
     return f"{scheme}://{host}"
 
 
-def check_registry() -> Check:
-    registry = _env("JH_REGISTRY", DockerResource().registry)
+def check_registry(settings: PipelineSettings) -> Check:
+    registry = settings.docker.registry
     base = _registry_url(registry)
     repo = registry.split("/", 1)[1] + "/" if "/" in registry else ""
     try:
@@ -82,10 +86,10 @@ def check_registry() -> Check:
         return Check("registry", False, f"{registry}: upload refused ({exc.code})", "check permissions for JH_REGISTRY")
 
 
-def check_store() -> Check:
-    backend = _env(STORE_VARS["backend"], "local")
+def check_store(settings: PipelineSettings) -> Check:
+    backend = settings.store.backend
     try:
-        store = store_from_env()
+        store = open_store(settings.store)
         key = f"doctor/probe-{uuid.uuid4().hex}.txt"
         store.write_bytes(key, b"ok")
         assert store.read_bytes(key) == b"ok"
@@ -96,10 +100,10 @@ def check_store() -> Check:
         return Check("artifact store", False, f"{backend}: {type(exc).__name__}: {exc}", fix)
 
 
-def check_gcs_credentials() -> Check | None:
-    if _env(STORE_VARS["backend"], "local") != "gcs":
+def check_gcs_credentials(settings: PipelineSettings) -> Check | None:
+    if settings.store.backend.lower() != "gcs":
         return None
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
+    if os.environ.get("STORAGE_EMULATOR_HOST"):  # the GCS client's own variable
         return Check("gcs credentials", True, "emulator (STORAGE_EMULATOR_HOST): anonymous credentials")
     try:
         import google.auth
@@ -121,25 +125,25 @@ def _reachable(url: str) -> bool:
         return False
 
 
-def check_endpoints() -> list[Check]:
-    alias = _env(ENDPOINT_VARS["channel_alias"], "https://conda.anaconda.org")
+def check_endpoints(settings: PipelineSettings) -> list[Check]:
+    endpoints = settings.endpoints
     targets = {
-        "conda channels": f"{alias}/conda-forge/noarch/repodata.json",
-        "pip index": _env(ENDPOINT_VARS["pip_index_url"], "https://pypi.org/simple") + "/pip/",
-        "CRAN": _env(ENDPOINT_VARS["cran_repo"], "https://cloud.r-project.org") + "/src/contrib/PACKAGES",
+        "conda channels": f"{endpoints.channel_alias}/conda-forge/noarch/repodata.json",
+        "pip index": (endpoints.pip_index_url or DEFAULT_PIP_INDEX_URL) + "/pip/",
+        "CRAN": endpoints.cran_repo + "/src/contrib/PACKAGES",
     }
     checks = []
     for name, url in targets.items():
         ok = _reachable(url)
         checks.append(Check(f"public endpoint: {name}", ok, url if ok else f"{url} not reachable",
                             "the quickstart uses the offline profile; set a mirror (README configuration)", required=False))
-    checks.append(check_base_image())
+    checks.append(check_base_image(settings))
     return checks
 
 
-def check_base_image() -> Check:
-    base = _env(ENDPOINT_VARS["base_image"], PRODUCTION_BASE_IMAGE)
-    docker = DockerResource()
+def check_base_image(settings: PipelineSettings) -> Check:
+    base = settings.endpoints.base_image
+    docker = _docker(settings.docker)
     try:
         found = docker.image_exists_locally(base) or docker.tag_exists(base)
     except Exception:  # no engine: reported by the engine check
@@ -149,7 +153,7 @@ def check_base_image() -> Check:
                  required=False)
 
 
-def check_disk(path: Path = Path(".")) -> Check:
+def check_disk(settings: PipelineSettings, path: Path = Path(".")) -> Check:
     docker_root = Path("/var/lib/docker")
     where = docker_root if docker_root.exists() else path
     free = shutil.disk_usage(where).free
@@ -157,15 +161,15 @@ def check_disk(path: Path = Path(".")) -> Check:
                  f"free space: at least {MIN_FREE_BYTES / 1e9:.0f} GB for images and build cache")
 
 
-CHECKS: list[Callable[[], Check | list[Check] | None]] = [
+CHECKS: list[Callable[[PipelineSettings], Check | list[Check] | None]] = [
     check_docker, check_registry, check_store, check_gcs_credentials, check_endpoints, check_disk,
 ]
 
 
-def run_doctor() -> int:
+def run_doctor(settings: PipelineSettings) -> int:
     failed = False
     for check in CHECKS:
-        found = check()
+        found = check(settings)
         for item in (found if isinstance(found, list) else [found] if found else []):
             print(item.line(), flush=True)
             failed |= item.required and not item.ok

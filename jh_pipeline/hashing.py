@@ -11,14 +11,15 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from jh_pipeline.catalog import ClassSpec, CommonLists, class_conda_specs, class_pip_requirements
+from jh_pipeline.catalog import ClassInputs, CommonLists
+from jh_pipeline.images.context import BUILD_SCRIPTS
 from jh_pipeline.settings import ServerStack
 
 # Bump when the env files' format or the resolution logic changes: every class re-solves.
 ENV_FORMAT = "2"
 # What the image build context holds besides the class's lock files (see images/context.py).
 # docker/foundation is not in the build context: a changed stand-in changes the base image id instead.
-IMAGE_RECIPE_PATHS = ("Dockerfile", "scripts/image")
+IMAGE_RECIPE_PATHS = ("Dockerfile",)  # in the repository; the build scripts are package data
 
 
 def digest(*parts: str | bytes, length: int = 16) -> str:
@@ -48,22 +49,20 @@ def folder_hash(folder: Path) -> str:
     return files_hash([folder], folder)
 
 
-def env_inputs(common: CommonLists, spec: ClassSpec, channels: Iterable[str]) -> dict[str, object]:
+def env_inputs(inputs: ClassInputs) -> dict[str, object]:
     """The normalised inputs of a class's environment: comment or spacing edits do not change them."""
-    conda, _ = class_conda_specs(common, spec)
-    pip, _ = class_pip_requirements(common, spec)
     return {
         "format": ENV_FORMAT,
-        "python": spec.config.python_version if spec.config else None,
-        "channels": list(channels),  # after mirror mapping: another source may give other builds
-        "conda": sorted(s.spec for s in conda),
-        "pip": sorted(r.line for r in pip),
-        "julia": sorted(p.name for p in spec.julia) if spec.config and spec.config.target.uses_julia else [],
+        "python": inputs.config.python_version,
+        "channels": list(inputs.channels),  # after mirror mapping: another source may give other builds
+        "conda": sorted(s.spec for s in inputs.conda),
+        "pip": sorted(r.line for r in inputs.pip),
+        "julia": sorted(p.name for p in inputs.spec.julia) if inputs.config.target.uses_julia else [],
     }
 
 
-def env_key(common: CommonLists, spec: ClassSpec, channels: Iterable[str]) -> str:
-    return digest(json.dumps(env_inputs(common, spec, channels), sort_keys=True))
+def env_key(inputs: ClassInputs) -> str:
+    return digest(json.dumps(env_inputs(inputs), sort_keys=True))
 
 
 def server_env_key(common: CommonLists, stack: ServerStack, channels: Iterable[str]) -> str:
@@ -80,8 +79,9 @@ def server_env_key(common: CommonLists, stack: ServerStack, channels: Iterable[s
 
 
 def recipe_hash(repo_root: Path) -> str:
-    """Dockerfile + the scripts and files copied into every build."""
-    return files_hash([repo_root / p for p in IMAGE_RECIPE_PATHS], repo_root)
+    """Dockerfile + the scripts copied into every build."""
+    return digest(files_hash([repo_root / p for p in IMAGE_RECIPE_PATHS], repo_root),
+                  files_hash([BUILD_SCRIPTS], BUILD_SCRIPTS))
 
 
 def image_tag(recipe: str, env_files: Mapping[str, bytes], build_args: Mapping[str, str]) -> str:

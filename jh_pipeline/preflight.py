@@ -34,9 +34,9 @@ from jh_pipeline.envs.conda import (
     STUDENT_PLATFORMS, ChannelUnreachableError, CondaEnvError, UnsatisfiableError, check_platform, solve_lock,
 )
 from jh_pipeline.envs.pip_lock import PipIndexConfig, PipResolveError, resolve_pip_lock
+from jh_pipeline.settings import DEFAULT_CRAN_REPO, DEFAULT_JULIA_VERSION
 
 DEFAULT_BIOC_REPO = "https://bioconductor.org/packages/release/bioc"
-DEFAULT_CRAN_REPO = "https://cloud.r-project.org"
 CRAN_SETTING = "JH_CRAN_REPO"
 BIOC_SETTING = "--bioc-repo"
 FETCH_TIMEOUT_S = 60.0
@@ -492,7 +492,7 @@ def check_julia(spec: ClassSpec, settings: PreflightSettings, report: ClassRepor
     if not settings.online:
         report.notes.append(info(path, 1, "Julia packages not resolved (offline; run with --online)"))
         return
-    from jh_pipeline.envs.julia import DEFAULT_JULIA_VERSION, resolve_julia_env, runner_from_env
+    from jh_pipeline.envs.julia import resolve_julia_env, runner_from_env
 
     log(f"{spec.key}: resolving {len(spec.julia)} Julia packages")
     with TemporaryDirectory() as tmp:

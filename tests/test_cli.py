@@ -30,7 +30,7 @@ def test_validate_exit_status(tmp_path: Path) -> None:
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("validate", "new-class", "workflows"):
+    for command in ("validate", "new-class", "workflows", "promote", "rollback", "history", "hub-config"):
         assert command in result.stdout
 
 
@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_committed_workflows_are_up_to_date() -> None:
     result = run("workflows", "--check", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(list((REPO / ".github" / "workflows").glob("*.yml"))) == 11  # one per class, and preflight.yml
+    assert len(list((REPO / ".github" / "workflows").glob("*.yml"))) == 12  # one per class, preflight, production
 
 
 def test_export_env_copies_the_released_set(tmp_path: Path) -> None:

@@ -23,9 +23,9 @@ from jh_pipeline.preflight import (
 )
 from jh_pipeline.scaffold.workflows import generate
 from tests.support.channel import LocalChannel
+from tests.support.common import HOST_CA
 from tests.support.cran import LocalRIndexes
 
-HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 REPO = Path(__file__).resolve().parents[1]
 
 

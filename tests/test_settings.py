@@ -48,3 +48,37 @@ def test_jh_config_names_another_file(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("JH_CONFIG", str(tmp_path / "missing.yaml"))
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path)
+
+
+def test_environment_sections_read_their_variables_and_treat_empty_as_unset() -> None:
+    from jh_pipeline.settings import DEFAULT_CRAN_REPO, load_pipeline_settings
+
+    settings = load_pipeline_settings(
+        Path("/nonexistent"),
+        {"JH_CRAN_REPO": "", "JH_REGISTRY": "127.0.0.1:5001", "JH_STORE_TIMEOUT": "2.5", "JULIA_PKG_SERVER": "http://x"},
+    )
+    assert settings.endpoints.cran_repo == DEFAULT_CRAN_REPO
+    assert settings.docker.registry == "127.0.0.1:5001" and settings.docker.from_environment() == {"registry": "JH_REGISTRY"}
+    assert settings.store.timeout == 2.5
+    assert settings.endpoints.julia_pkg_server == "http://x"
+    assert settings.site.server.hub_version  # no jh_pipeline.yaml there: the defaults
+
+
+def test_a_malformed_number_names_the_variable() -> None:
+    from pydantic import ValidationError
+
+    from jh_pipeline.settings import StoreSettings
+
+    with pytest.raises(ValidationError, match="JH_STORE_TIMEOUT"):
+        StoreSettings.from_environ({"JH_STORE_TIMEOUT": "soon"})
+
+
+def test_hub_tag_is_production_or_latest() -> None:
+    from pydantic import ValidationError
+
+    from jh_pipeline.settings import DockerSettings
+
+    assert DockerSettings.from_environ({}).hub_tag == "production"
+    assert DockerSettings.from_environ({"JH_HUB_TAG": "latest"}).hub_tag == "latest"
+    with pytest.raises(ValidationError, match="JH_HUB_TAG"):
+        DockerSettings.from_environ({"JH_HUB_TAG": "stable"})

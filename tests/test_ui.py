@@ -1,10 +1,13 @@
 """`jh-pipeline ui` in a real browser: Materialize works by clicking, and the UI stops what it started.
 
-Starts `jh-pipeline ui --offline` on free 127.0.0.1 ports with its own quickstart folder (DAGSTER_HOME,
-registry, channel), drives Debian's Chromium with tests/ui/materialize_class.js (playwright-core):
-asset graph -> the `common` group and the `classes/demo` group -> Materialize -> runs succeed -> the
-demo/image page shows the pushed digest and the smoke_tests check. The same script makes the
-README's picture (scripts/screenshot-asset-graph.sh).
+Starts `jh-pipeline ui --offline` on a free 127.0.0.1 port in the folder the session's quickstart
+used (tests/support/quickstart.py: its DAGSTER_HOME, store, and the registry it left running, as a
+student who ran the README's first command and then opens the UI), drives Debian's Chromium with
+tests/ui/materialize_class.js (playwright-core): asset graph -> the `common` group and the
+`classes/demo` group -> Materialize -> runs succeed (each step finds its result in place: the build
+itself is the quickstart's) -> the demo/image page shows the pushed digest and the smoke_tests check.
+The UI stops what it started (dagster dev, the channel) and leaves the quickstart's registry. The same
+script makes the README's picture (scripts/screenshot-asset-graph.sh).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pytest
 from jh_pipeline.processes import pid_alive
 from jh_pipeline.ui import group_members
 from tests.support.docker import free_port
+from tests.support.quickstart import QuickstartRun
 
 pytestmark = pytest.mark.docker
 
@@ -99,16 +103,12 @@ def wait_for_line(proc: subprocess.Popen[str], log: Path, pattern: str, timeout:
     pytest.fail(f"jh-pipeline ui printed no {pattern!r} within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
 
 
-def test_ui_materializes_a_class_by_clicking(docker_engine: Any, foundation_image: str, tmp_path: Path) -> None:
-    work = tmp_path / "quickstart"
-    registry_port, channel_port, ui_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "JH_QUICKSTART_DIR": str(work),
-        "JH_QUICKSTART_REGISTRY_PORT": str(registry_port),
-        "JH_OFFLINE_CHANNEL_PORT": str(channel_port),
-        "JH_OBSERVE_CRON": FAR_CRON,
-    }
+def test_ui_materializes_a_class_by_clicking(quickstart_run: QuickstartRun, tmp_path: Path) -> None:
+    assert quickstart_run.first.returncode == 0, quickstart_run.first.stdout[-3000:]
+    ui_port = free_port()
+    registry_port = int(quickstart_run.env["JH_QUICKSTART_REGISTRY_PORT"])
+    channel_port = int(quickstart_run.env["JH_OFFLINE_CHANNEL_PORT"])
+    env = {**quickstart_run.env, "JH_OBSERVE_CRON": FAR_CRON}
     env.pop("JH_SEMESTER_CRON", None)  # the default schedule, whose next tick is asserted
     out = tmp_path / "browser"
     log = tmp_path / "ui.log"
@@ -123,9 +123,8 @@ def test_ui_materializes_a_class_by_clicking(docker_engine: Any, foundation_imag
         dev = wait_for_line(ui, log, r"dagster dev: pid (\d+) \(process group (\d+)\)", READY_SECONDS)
         started["dagster dev"], pgid = int(dev.group(1)), int(dev.group(2))
         wait_for_line(ui, log, re.escape(f"Dagster UI:   {base}"), READY_SECONDS)
-        registry = re.search(r"started \(stopped on exit\): .*registry pid (\d+)", log.read_text())
-        assert registry, log.read_text()  # a fresh folder: this command started its registry
-        started["registry"] = int(registry.group(1))
+        # The quickstart's registry answers: the UI uses it and does not start (or stop) one.
+        assert not re.search(r"started \(stopped on exit\): .*registry pid", log.read_text()), log.read_text()
 
         browser = subprocess.run(["node", str(SCRIPT), base, CLASS, str(out), str(RUN_SECONDS)], cwd=REPO,
                                  capture_output=True, text=True, timeout=RUN_SECONDS * 2 + 600, check=False)
@@ -134,12 +133,14 @@ def test_ui_materializes_a_class_by_clicking(docker_engine: Any, foundation_imag
         group = group_members(pgid)  # webserver, daemon, code server: all must be gone after the stop
 
         # What was clicked, and what Dagster ran for it (from its API, not from the page).
-        assert result["clicked"] == ["common: Materialize all (2)", f"classes/{CLASS}: Materialize all (3)"]
+        # The class group's "Materialize all" also selects <class>/production, which moves only when the
+        # run config names an action: a plain click builds and releases, production stays where it is.
+        assert result["clicked"] == ["common: Materialize all (2)", f"classes/{CLASS}: Materialize all (4)"]
         runs = graphql(base, '{ runsOrError(filter: { tags: [{ key: "dagster/from_ui", value: "true" }] }) '
                              "{ ... on Runs { results { runId status assetSelection { path } } } } }")
         by_id = {r["runId"]: r for r in runs["runsOrError"]["results"]}
         expected = {"common": {"common/server_env", "common/server_image"},
-                    CLASS: {f"{CLASS}/conda_env", f"{CLASS}/image", f"{CLASS}/release"}}
+                    CLASS: {f"{CLASS}/conda_env", f"{CLASS}/image", f"{CLASS}/release", f"{CLASS}/production"}}
         for name, run_id in result["runs"].items():
             run = by_id[run_id]
             assert run["status"] == "SUCCESS"
@@ -172,11 +173,6 @@ def test_ui_materializes_a_class_by_clicking(docker_engine: Any, foundation_imag
         left = {pid for pid in [*started.values(), *group] if pid_alive(pid)}
         for pid in left:  # not left behind by the test either, whatever is asserted below
             os.kill(pid, signal.SIGKILL)
-        # The images this test built are tagged for its own registry port: drop them, nothing else.
-        for image in docker_engine.images.list():
-            for tag in image.tags:
-                if tag.startswith(f"127.0.0.1:{registry_port}/"):
-                    docker_engine.images.remove(tag)
 
     text = log.read_text()
     assert ui.returncode == 0, text[-3000:]
@@ -184,5 +180,6 @@ def test_ui_materializes_a_class_by_clicking(docker_engine: Any, foundation_imag
     assert group, "no process of dagster dev's group was seen while the UI ran"
     assert not left, f"still running after the UI stopped: {sorted(left)} of {started} + group {group}"
     assert not group_members(pgid), group_members(pgid)
-    for port in (ui_port, registry_port, channel_port):
+    for port in (ui_port, channel_port):
         assert not port_open(port), f"127.0.0.1:{port} still answers"
+    assert port_open(registry_port), "the UI stopped the registry the quickstart left running"

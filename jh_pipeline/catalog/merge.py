@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from jh_pipeline.catalog.conda import CondaSpec, merge_conda_specs
+from jh_pipeline.catalog.config import ClassConfig
 from jh_pipeline.catalog.findings import Finding, Location
 from jh_pipeline.catalog.model import CLASS_YAML, ClassSpec, CommonLists
 from jh_pipeline.catalog.pip import PipRequirement, merge_pip_requirements
@@ -36,3 +37,31 @@ def class_conda_specs(common: CommonLists, spec: ClassSpec) -> tuple[list[CondaS
 def class_pip_requirements(common: CommonLists, spec: ClassSpec) -> tuple[list[PipRequirement], list[Finding]]:
     merged, findings = merge_pip_requirements([*common.pip, *spec.pip])
     return merged, _conflicts_only(findings, "common-conflict")
+
+
+@dataclass(frozen=True)
+class ClassInputs:
+    """What a buildable class's env is made from, merged once: the env key, the solve and the image
+    checks all read this value. ``channels`` are after the site's channel map."""
+
+    spec: ClassSpec
+    config: ClassConfig
+    conda: tuple[CondaSpec, ...]
+    pip: tuple[PipRequirement, ...]
+    channels: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    def requested_names(self) -> list[str]:
+        """Every package a student can import from the class env (VCS pip lines have no name to check)."""
+        return [s.name for s in self.conda] + [r.name for r in self.pip if not r.is_vcs]
+
+
+def class_inputs(common: CommonLists, spec: ClassSpec, channels: tuple[str, ...]) -> ClassInputs:
+    if spec.config is None:
+        raise ValueError(f"class {spec.key} has errors (no valid {CLASS_YAML}); run jh-pipeline validate")
+    conda, _ = class_conda_specs(common, spec)
+    pip, _ = class_pip_requirements(common, spec)
+    return ClassInputs(spec, spec.config, tuple(conda), tuple(pip), channels)

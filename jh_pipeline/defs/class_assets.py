@@ -5,17 +5,19 @@ No `from __future__ import annotations` here: Dagster inspects the context type 
 
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
 from jh_pipeline.catalog import ClassSpec
-from jh_pipeline.defs.context import ClassSteps, PipelineContext
+from jh_pipeline.defs.context import ClassSteps, PipelineContext, StepResources
+from jh_pipeline.defs.resources import ArtifactStoreResource, EndpointsResource, RunOptionsResource
+from jh_pipeline.images.resource import DockerResource
 from jh_pipeline.defs.env_steps import refuse_invalid
-from jh_pipeline.defs.steps import DEFAULT_STEPS
+from jh_pipeline.defs.steps import DEFAULT_STEPS, PRODUCTION_STEP, PointerMoveConfig
 from jh_pipeline.defs.keys import (
-    COMMON_GROUP, COMMON_KEY, FORCE_TAG, RESOURCES, SERVER_CHECK, SERVER_ENV_KEY, SERVER_IMAGE_KEY, SMOKE_CHECK, class_group, class_keys,
+    COMMON_GROUP, COMMON_KEY, PRODUCTION_ROLE, ROLE_TAG, SERVER_CHECK, SERVER_ENV_KEY,
+    SERVER_IMAGE_KEY, SMOKE_CHECK, class_group, class_keys,
 )
 
 log = logging.getLogger("jh_pipeline")
@@ -28,9 +30,11 @@ def steps(ctx: PipelineContext) -> ClassSteps:
 ON_CHANGE = dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()
 
 
-def forced(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> bool:
-    tag = context.run.tags.get(FORCE_TAG, "")
-    return tag.lower() in ("1", "true", "yes") or os.environ.get("JH_FORCE_RESOLVE", "").lower() in ("1", "true", "yes")
+def step_resources(
+    store: ArtifactStoreResource, docker: DockerResource, endpoints: EndpointsResource, run_options: RunOptionsResource
+) -> StepResources:
+    """What the asset bodies were given, for the steps (force: the run's `run_options.force`)."""
+    return StepResources(store.get_store(), docker, endpoints, run_options.force)
 
 
 def _tags(spec: ClassSpec) -> dict[str, str]:
@@ -57,15 +61,16 @@ def server_assets(ctx: PipelineContext) -> list[object]:
     @dg.asset(
         key=SERVER_ENV_KEY,
         deps=[COMMON_KEY],
-        group_name=COMMON_GROUP,
         kinds={"conda", "python"},
         code_version=ctx.server_env_key,
         automation_condition=ON_CHANGE,
-        required_resource_keys=RESOURCES,
         description="The notebook server env (jh_pipeline.yaml `server:` + requirements/common), solved and locked.",
     )
-    def server_env(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return steps(ctx).server_env(context, ctx, forced(context))
+    def server_env(
+        context: dg.AssetExecutionContext, store: ArtifactStoreResource, docker: DockerResource,
+        endpoints: EndpointsResource, run_options: RunOptionsResource,
+    ) -> dg.MaterializeResult:
+        return steps(ctx).server_env(context, ctx, step_resources(store, docker, endpoints, run_options))
 
     @dg.multi_asset(
         name="common__server_image",
@@ -73,7 +78,6 @@ def server_assets(ctx: PipelineContext) -> list[object]:
             dg.AssetSpec(
                 SERVER_IMAGE_KEY,
                 deps=[SERVER_ENV_KEY],
-                group_name=COMMON_GROUP,
                 kinds={"docker"},
                 code_version=ctx.recipe,
                 automation_condition=ON_CHANGE,
@@ -88,12 +92,14 @@ def server_assets(ctx: PipelineContext) -> list[object]:
                 description="Common server/lab extensions enabled, JupyterLab and hub versions, git, HTML/PDF export.",
             )
         ],
-        required_resource_keys=RESOURCES,
     )
-    def server_image(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        yield from steps(ctx).server_image(context, ctx, forced(context))
+    def server_image(
+        context: dg.AssetExecutionContext, store: ArtifactStoreResource, docker: DockerResource,
+        endpoints: EndpointsResource, run_options: RunOptionsResource,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        yield from steps(ctx).server_image(context, ctx, step_resources(store, docker, endpoints, run_options))
 
-    return [server_env, server_image]
+    return list(dg.map_asset_specs(lambda a: a.replace_attributes(group_name=COMMON_GROUP), [server_env, server_image]))
 
 
 def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> list[object]:
@@ -120,17 +126,16 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
     @dg.asset(
         key=keys["conda_env"],
         deps=env_deps,
-        group_name=group,
-        tags=tags,
         kinds={"conda", "python"},
-        owners=owners,
         code_version=ctx.env_key(spec),
         automation_condition=ON_CHANGE,
-        required_resource_keys=RESOURCES,
         description=f"{title}: solved conda env + pip lock (environment.yml, explicit lock) in the artifact store.",
     )
-    def conda_env(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return steps(ctx).conda_env(context, ctx, spec, forced(context))
+    def conda_env(
+        context: dg.AssetExecutionContext, store: ArtifactStoreResource, docker: DockerResource,
+        endpoints: EndpointsResource, run_options: RunOptionsResource,
+    ) -> dg.MaterializeResult:
+        return steps(ctx).conda_env(context, ctx, spec, step_resources(store, docker, endpoints, run_options))
 
     assets: list[object] = [requirements, conda_env]
     image_deps = [keys["conda_env"], SERVER_IMAGE_KEY]
@@ -140,17 +145,16 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
         @dg.asset(
             key=keys["julia_env"],
             deps=env_deps,
-            group_name=group,
-            tags=tags,
             kinds={"julia"},
-            owners=owners,
             code_version=ctx.env_key(spec),
             automation_condition=ON_CHANGE,
-            required_resource_keys=RESOURCES,
             description=f"{title}: Julia Project.toml + Manifest.toml resolved from requirements.jl.",
         )
-        def julia_env(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-            return steps(ctx).julia_env(context, ctx, spec, forced(context))
+        def julia_env(
+            context: dg.AssetExecutionContext, store: ArtifactStoreResource, docker: DockerResource,
+            endpoints: EndpointsResource, run_options: RunOptionsResource,
+        ) -> dg.MaterializeResult:
+            return steps(ctx).julia_env(context, ctx, spec, step_resources(store, docker, endpoints, run_options))
 
         assets.append(julia_env)
         image_deps.append(keys["julia_env"])
@@ -161,10 +165,7 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
             dg.AssetSpec(
                 keys["image"],
                 deps=image_deps,
-                group_name=group,
-                tags=tags,
                 kinds={"docker"},
-                owners=owners,
                 code_version=ctx.recipe,
                 automation_condition=ON_CHANGE,
                 description=f"{title}: the {target} image, built from the lock and pushed by content tag.",
@@ -179,27 +180,49 @@ def class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> li
             )
         ],
         op_tags={"jh/class": spec.key},
-        required_resource_keys=RESOURCES,
     )
-    def image(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        yield from steps(ctx).image(context, ctx, spec, forced(context))
+    def image(
+        context: dg.AssetExecutionContext, store: ArtifactStoreResource, docker: DockerResource,
+        endpoints: EndpointsResource, run_options: RunOptionsResource,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        yield from steps(ctx).image(context, ctx, spec, step_resources(store, docker, endpoints, run_options))
 
     @dg.asset(
         key=keys["release"],
         deps=[keys["image"]],
-        group_name=group,
-        tags=tags,
         kinds={"docker", "gcs"},
-        owners=owners,
         automation_condition=dg.AutomationCondition.eager(),
-        description=f"{title}: moves :latest, :<semester>, :<git sha> and publishes env files to latest/.",
-        required_resource_keys=RESOURCES,
+        description=f"{title}: publishes past/<image tag>/, moves :latest, :<semester>, :<git sha> and latest/.",
     )
-    def release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return steps(ctx).release(context, ctx, spec, forced(context))
+    def release(
+        context: dg.AssetExecutionContext, store: ArtifactStoreResource, docker: DockerResource,
+        endpoints: EndpointsResource, run_options: RunOptionsResource,
+    ) -> dg.MaterializeResult:
+        return steps(ctx).release(context, ctx, spec, step_resources(store, docker, endpoints, run_options))
 
-    assets += [image, release]
-    return assets
+    # No automation condition, and a role tag the schedule and sensor exclude: production moves only
+    # when an operator promotes or rolls back (jh-pipeline promote/rollback, or the UI's launchpad).
+    @dg.asset(
+        key=keys["production"],
+        deps=[keys["release"]],
+        tags={ROLE_TAG: PRODUCTION_ROLE},
+        kinds={"docker"},
+        output_required=False,
+        description=f"{title}: the image hubs run in production (:production, production/); run config "
+                    "action=promote|rollback, target=<tag or set> (default: latest / the previous production).",
+    )
+    def production(
+        context: dg.AssetExecutionContext, config: PointerMoveConfig, store: ArtifactStoreResource,
+        docker: DockerResource, endpoints: EndpointsResource, run_options: RunOptionsResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        yield from PRODUCTION_STEP(context, ctx, spec, config, step_resources(store, docker, endpoints, run_options))
+
+    assets += [image, release, production]
+    # Group, owners and tags once for every asset of the class (the observed folder has its own above:
+    # map_asset_specs does not take source assets).
+    return [requirements, *dg.map_asset_specs(
+        lambda a: a.replace_attributes(group_name=group, owners=owners).merge_attributes(tags=tags), assets[1:]
+    )]
 
 
 def broken_class_assets(ctx: PipelineContext, spec: ClassSpec, observe_cron: str) -> list[object]:

@@ -9,13 +9,13 @@ from tempfile import TemporaryDirectory
 import dagster as dg
 
 from jh_pipeline.catalog import ClassSpec
-from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.context import PipelineContext, StepResources, run_date
+from jh_pipeline.defs.resources import EndpointsResource
 from jh_pipeline.envs.conda import CondaEnvError
-from jh_pipeline.envs.julia import (
-    DEFAULT_JULIA_VERSION, ChecksumError, JuliaResolveError, resolve_julia_env, runner_from_env,
-)
+from jh_pipeline.envs.julia import ChecksumError, JuliaResolveError, julia_runner, resolve_julia_env
 from jh_pipeline.envs.pip_lock import PipIndexConfig, PipResolveError
 from jh_pipeline.envs.resolve import EnvSettings, resolve_conda_env
+from jh_pipeline.settings import DEFAULT_JULIA_VERSION
 from jh_pipeline.store.base import ArtifactStore, past_prefix
 
 SET_ID = "set_id"
@@ -38,8 +38,10 @@ def new_set_id(key: str, force: bool) -> str:
     return f"{key}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}" if force else key
 
 
-def _skipped(store: ArtifactStore, ctx: PipelineContext, spec: ClassSpec, log: dg.DagsterLogManager) -> dg.MaterializeResult | None:
-    semester, key = ctx.semester(spec), ctx.env_key(spec)
+def _skipped(
+    store: ArtifactStore, ctx: PipelineContext, spec: ClassSpec, semester: str, log: dg.DagsterLogManager
+) -> dg.MaterializeResult | None:
+    key = ctx.env_key(spec)
     if not store.has_set(semester, spec.key, key):
         return None
     uri = store.uri(past_prefix(semester, spec.key, key))
@@ -60,33 +62,29 @@ def upstream_set_id(context: dg.AssetExecutionContext, env_key: dg.AssetKey, def
     return default
 
 
-def env_settings(context: dg.AssetExecutionContext) -> EnvSettings:
-    endpoints = context.resources.endpoints
+def env_settings(endpoints: EndpointsResource) -> EnvSettings:
     return EnvSettings(
-        channel_alias=endpoints.channel_alias or None,
-        pip=PipIndexConfig(
-            index_url=endpoints.pip_index_url or PipIndexConfig().index_url,
-            ca_bundle=endpoints.extra_ca_bundle or None,
-        ),
+        channel_alias=endpoints.channel_alias,
+        pip=PipIndexConfig.of(endpoints.pip_index_url, endpoints.extra_ca_bundle),
     )
 
 
 def materialize_conda_env(
-    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
+    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, res: StepResources
 ) -> dg.MaterializeResult:
     refuse_invalid(ctx, spec)
-    store = context.resources.store.get_store()
-    if not force and (skipped := _skipped(store, ctx, spec, context.log)) is not None:
+    store, force = res.store, res.force
+    semester = ctx.semester(spec, run_date(context))
+    if not force and (skipped := _skipped(store, ctx, spec, semester, context.log)) is not None:
         return skipped
-    settings = env_settings(context)
-    semester = ctx.semester(spec)
+    settings = env_settings(res.endpoints)
     try:
-        env = resolve_conda_env(ctx.catalog.common, spec, ctx.channels(spec), settings, semester, context.log.info)
+        env = resolve_conda_env(ctx.catalog.common, ctx.inputs(spec), settings, semester, context.log.info)
     except (CondaEnvError, PipResolveError) as exc:
         # Expected input problems: a clean message naming specs and files, nothing published.
         raise dg.Failure(description=f"{spec.key}: {exc}") from exc
     set_id = new_set_id(ctx.env_key(spec), force)
-    keys = store.publish_set(semester, spec.key, set_id, env.files)
+    keys = store.publish_set(semester, spec.key, set_id, env.files, solvable=env.solvable)
     for warning in env.warnings:
         context.log.warning(warning)
     return dg.MaterializeResult(
@@ -105,19 +103,22 @@ def materialize_conda_env(
 
 
 def materialize_julia_env(
-    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
+    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, res: StepResources
 ) -> dg.MaterializeResult:
     refuse_invalid(ctx, spec)
-    store = context.resources.store.get_store()
-    semester, key = ctx.semester(spec), julia_key(ctx, spec)
+    store, force = res.store, res.force
+    semester, key = ctx.semester(spec, run_date(context)), julia_key(ctx, spec)
     if not force and store.has_set(semester, spec.key, key):
         context.log.info(f"{spec.key}: Julia env {key} already exists; nothing to do")
         return dg.MaterializeResult(data_version=dg.DataVersion(key), metadata={SET_ID: key, "skipped": True})
+    endpoints = res.endpoints
+    runner = julia_runner(
+        DEFAULT_JULIA_VERSION, url=endpoints.julia_url, sha256=endpoints.julia_sha256, image=endpoints.julia_image,
+        ca_bundle=endpoints.extra_ca_bundle, pkg_server=endpoints.julia_pkg_server,
+    )
     with TemporaryDirectory() as tmp:
         try:
-            env = resolve_julia_env(
-                [p.name for p in spec.julia], DEFAULT_JULIA_VERSION, Path(tmp), runner_from_env(DEFAULT_JULIA_VERSION)
-            )
+            env = resolve_julia_env([p.name for p in spec.julia], DEFAULT_JULIA_VERSION, Path(tmp), runner)
         except (JuliaResolveError, ChecksumError) as exc:
             raise dg.Failure(description=f"{spec.key}: {exc}") from exc
     set_id = new_set_id(key, force)

@@ -1,10 +1,9 @@
-"""Bodies of `<class>/image` (build, smoke-test, push) and `<class>/release` (retag, publish env files)."""
+"""Body of `<class>/image` (build, smoke-test, push); `<class>/release` is in release_steps.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,20 +11,22 @@ from tempfile import TemporaryDirectory
 
 import dagster as dg
 
-from jh_pipeline.catalog import ClassSpec, class_conda_specs, class_pip_requirements
-from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.catalog import ClassSpec
+from jh_pipeline.defs.context import PipelineContext, StepResources, run_date
 from jh_pipeline.defs.env_steps import JULIA_DIR, julia_key, upstream_set_id
 from jh_pipeline.defs.keys import COMMON_SET, SERVER_ENV_KEY, SMOKE_CHECK, class_keys
+from jh_pipeline.defs.resources import EndpointsResource
 from jh_pipeline.defs.server_steps import server_image_ref
 from jh_pipeline.envs.resolve import CONDA_DIR, PIP_LOCK, RATTLER_LOCK
 from jh_pipeline.hashing import digest, image_tag
+from jh_pipeline.images.cache import cache_stages
 from jh_pipeline.images.context import build_args, prepare_build_context
 from jh_pipeline.images.julia_context import add_julia_files, julia_build_args
 from jh_pipeline.images.julia_smoke import julia_container_checks
-from jh_pipeline.images.resource import BuildError, DockerResource
+from jh_pipeline.images.registry_api import RegistryUnreachable
+from jh_pipeline.images.resource import BuildError
 from jh_pipeline.images.smoke import SmokePlan, run_smoke_checks, summary
 from jh_pipeline.store.base import ArtifactStore
-from jh_pipeline.store.index import publish_semester_index
 
 TAG = "image_tag"
 
@@ -47,13 +48,29 @@ class ImagePlan:
         return {TAG: self.tag, "ref": self.ref, "semester": self.semester, SETS: dg.MetadataValue.json(self.sets)}
 
 
-def plan_image(context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec) -> ImagePlan:
+@dataclass(frozen=True)
+class ImageInputs:
+    """What the image step reads from the store, the registry and its upstream materializations."""
+
+    semester: str  # of the class's sets
+    set_ids: tuple[str, ...]  # the class's env sets (conda, then Julia)
+    server_set: dict[str, str]  # {semester, owner, set_id} of the server env of the server image
+    env_files: dict[str, bytes]  # the files of the class's sets
+    base_image: str  # pinned to a digest
+    base_id: str
+    server_image: str
+    repository: str  # where the class's images go
+
+
+def gather_image_inputs(
+    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, res: StepResources
+) -> ImageInputs:
+    """The effects of planning: upstream set ids, the sets' files, the pinned base and server images."""
     assert spec.config is not None
-    store: ArtifactStore = context.resources.store.get_store()
-    docker: DockerResource = context.resources.docker
-    endpoints = context.resources.endpoints
+    store, docker = res.store, res.docker
     keys = class_keys(spec.key)
-    semester = ctx.semester(spec)
+    day = run_date(context)  # one semester for every step of the run
+    semester = ctx.semester(spec, day)
     set_ids = [upstream_set_id(context, keys["conda_env"], ctx.env_key(spec))]
     if spec.config.target.uses_julia:
         set_ids.append(upstream_set_id(context, keys["julia_env"], julia_key(ctx, spec)))
@@ -62,41 +79,50 @@ def plan_image(context: dg.AssetExecutionContext, ctx: PipelineContext, spec: Cl
         if not store.has_set(semester, spec.key, set_id):
             raise dg.Failure(description=f"{spec.key}: env set {set_id} is not in the store; materialize its env first")
         env_files.update(store.read_set_files(semester, spec.key, set_id))
-    uses_r = spec.config.target.uses_r
     try:
-        base_image, base_id = docker.pin_base_image(endpoints.base_image)
+        base_image, base_id = docker.pin_base_image(res.endpoints.base_image)
     except RuntimeError as exc:
         raise dg.Failure(description=f"{spec.key}: {exc}") from exc
-    server_image = server_image_ref(context)
+    server_set = {"semester": ctx.run_semester(day), "owner": COMMON_SET,
+                  "set_id": upstream_set_id(context, SERVER_ENV_KEY, ctx.server_env_key)}
+    return ImageInputs(semester, tuple(set_ids), server_set, env_files, base_image, base_id,
+                       server_image_ref(context), docker.repository(spec.key))
+
+
+def plan_image(
+    spec: ClassSpec, inputs: ImageInputs, endpoints: EndpointsResource, channels: tuple[str, ...], recipe: str
+) -> ImagePlan:
+    """The build args and content tag of a class image (pure: same inputs, same plan)."""
+    assert spec.config is not None
+    uses_r = spec.config.target.uses_r
     args = build_args(
         spec.key,
-        base_image=base_image,
+        base_image=inputs.base_image,
         kernel_display_name=kernel_display_name(spec),
         pip_index_url=endpoints.pip_index_url or None,
         cran_repo=endpoints.cran_repo if uses_r else None,
         r_kernel_display_name=f"R ({spec.config.display_name})" if uses_r and spec.config.display_name else None,
         install_mysql=spec.config.mysql,
-        server_image=server_image,
-        conda_channels=ctx.channels(spec),
+        server_image=inputs.server_image,
+        conda_channels=channels,
         sqlite_kernel=spec.config.sqlite,
     )
     if spec.config.target.uses_julia:
         args |= julia_build_args(
-            endpoints.julia_url, endpoints.julia_sha256, pkg_server=os.environ.get("JULIA_PKG_SERVER", "")
+            endpoints.julia_url, endpoints.julia_sha256, pkg_server=endpoints.julia_pkg_server
         )
     # Inputs of the build that are neither env files nor build args: packages.R (R targets) and the
     # class's apt list. The common lists and the server env are in the server image's digest (an arg).
-    inputs = {"TARGET": spec.config.target.value, "BASE_ID": base_id}
+    extra = {"TARGET": spec.config.target.value, "BASE_ID": inputs.base_id}
     if uses_r:
-        inputs["PACKAGES_R"] = digest(packages_r(spec))
+        extra["PACKAGES_R"] = digest(packages_r(spec))
     if spec.apt:
-        inputs["APT"] = digest(json.dumps([p.name for p in spec.apt]))
-    tag = image_tag(ctx.recipe, env_files, {**args, **inputs})
+        extra["APT"] = digest(json.dumps([p.name for p in spec.apt]))
+    tag = image_tag(recipe, inputs.env_files, {**args, **extra})
     # The server env of the server image first, so the class's own files win on a (never expected) clash.
-    sets = [{"semester": ctx.run_semester(), "owner": COMMON_SET,
-             "set_id": upstream_set_id(context, SERVER_ENV_KEY, ctx.server_env_key)}]
-    sets += [{"semester": semester, "owner": spec.key, "set_id": set_id} for set_id in set_ids]
-    return ImagePlan(semester, env_files, args, tag, f"{docker.repository(spec.key)}:{tag}", sets)
+    sets = [dict(inputs.server_set)]
+    sets += [{"semester": inputs.semester, "owner": spec.key, "set_id": set_id} for set_id in inputs.set_ids]
+    return ImagePlan(inputs.semester, inputs.env_files, args, tag, f"{inputs.repository}:{tag}", sets)
 
 
 def kernel_display_name(spec: ClassSpec) -> str:
@@ -143,25 +169,23 @@ def smoke_plan(ctx: PipelineContext, spec: ClassSpec) -> SmokePlan:
     """The checks of this class's image: Python always, R for R targets, MySQL when asked for."""
     assert spec.config is not None
     return SmokePlan.for_class(
-        spec.key, _requested_packages(ctx, spec), spec.config.image_size_budget,
+        spec.key, ctx.inputs(spec).requested_names(), spec.config.image_size_budget,
         uses_r=spec.config.target.uses_r, mysql=spec.config.mysql,
         r_packages=[p.name for p in spec.r_packages], sqlite=spec.config.sqlite,
         display_name=kernel_display_name(spec),
     )
 
 
-def _requested_packages(ctx: PipelineContext, spec: ClassSpec) -> list[str]:
-    conda, _ = class_conda_specs(ctx.catalog.common, spec)
-    pip, _ = class_pip_requirements(ctx.catalog.common, spec)
-    return [s.name for s in conda] + [r.name for r in pip if not r.is_vcs]
-
-
 def materialize_image(
-    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
+    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, res: StepResources
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     assert spec.config is not None
-    docker: DockerResource = context.resources.docker
-    plan = plan_image(context, ctx, spec)
+    docker, force = res.docker, res.force
+    try:
+        docker.check_registry()  # within JH_REGISTRY_TIMEOUT seconds, before anything else
+    except RegistryUnreachable as exc:
+        raise dg.Failure(description=f"{spec.key}: {exc}") from exc
+    plan = plan_image(spec, gather_image_inputs(context, ctx, spec, res), res.endpoints, ctx.channels(spec), ctx.recipe)
     existing = None if force else docker.remote_digest(plan.ref)
     if existing is not None:
         # Only images that passed their smoke checks are ever pushed: the tag is the proof.
@@ -172,8 +196,6 @@ def materialize_image(
         yield dg.AssetCheckResult(check_name=SMOKE_CHECK, passed=True, metadata={"note": "passed before this tag was pushed"})
         return
 
-    endpoints = context.resources.endpoints
-    extra_ca = Path(endpoints.extra_ca_bundle) if endpoints.extra_ca_bundle else None
     with TemporaryDirectory() as tmp:
         build_dir = prepare_build_context(
             Path(tmp) / "context", ctx.root,
@@ -181,7 +203,7 @@ def materialize_image(
             pip_lock=plan.env_files.get(f"{CONDA_DIR}/{PIP_LOCK}", b"").decode(),
             apt_common="",  # the server image's
             apt_class="\n".join(p.name for p in spec.apt),
-            extra_ca_bundle=extra_ca,
+            extra_ca_bundle=res.extra_ca_bundle,
             packages_r=packages_r(spec),
         )
         if spec.config.target.uses_julia:
@@ -189,15 +211,24 @@ def materialize_image(
                 build_dir, plan.env_files[f"{JULIA_DIR}/Project.toml"], plan.env_files[f"{JULIA_DIR}/Manifest.toml"]
             )
         context.log.info(f"{spec.key}: building {plan.ref} (target {spec.config.target}) on {plan.args['SERVER_IMAGE']}")
-        docker.ensure_image(plan.args["SERVER_IMAGE"], context.log.info)
+        target = spec.config.target.value
+        dockerfile = (build_dir / "Dockerfile").read_text()
+        stages = cache_stages(dockerfile, target)
+        started = time.perf_counter()
         try:
+            # A fresh runner has none of the layers: the registry keeps every stage of earlier builds
+            # and the server image the class builds FROM (pulled, never rebuilt).
+            cache_from = docker.restore_cache(spec.key, plan.tag, stages, context.log.info, base=plan.args["SERVER_IMAGE"])
+            restored = time.perf_counter()
             built = docker.build(
-                build_dir, plan.ref, spec.config.target.value, plan.args, context.log.info,
-                labels={"org.jh-pipeline.class": spec.key, "org.jh-pipeline.tag": plan.tag},
+                build_dir, plan.ref, target, plan.args, context.log.info,
+                labels={"org.jh-pipeline.class": spec.key, "org.jh-pipeline.tag": plan.tag}, cache_from=cache_from,
             )
-        except BuildError as exc:
+        except (BuildError, RegistryUnreachable) as exc:
             raise dg.Failure(description=f"{spec.key}: {exc}") from exc
+    seconds = {"restore": restored - started, "build": time.perf_counter() - restored}
 
+    started = time.perf_counter()
     smoke = smoke_plan(ctx, spec)
     results = run_smoke_checks(docker.client(), plan.ref, built.size, smoke)
     if spec.config.target.uses_julia:
@@ -205,12 +236,25 @@ def materialize_image(
     passed = all(r.passed for r in results)
     for r in results:
         (context.log.info if r.passed else context.log.error)(f"smoke {r.name}: {r.message}")
-    pushed_digest = docker.push(plan.ref, context.log.info) if passed else ""
+    seconds["smoke"] = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        pushed_digest = docker.push(plan.ref, context.log.info) if passed else ""
+        # The cache even of a failed image: its stages are what the fix rebuilds on.
+        docker.save_cache(spec.key, plan.tag, built, stages, context.log.info)
+    except (RuntimeError, RegistryUnreachable) as exc:
+        raise dg.Failure(description=f"{spec.key}: {exc}") from exc
+    try:
+        docker.prune_cache(spec.key, dockerfile, context.log.info)
+    except Exception as exc:  # housekeeping: a registry that refuses deletes must not fail the build
+        context.log.warning(f"{spec.key}: build cache not pruned ({docker.cache_repository_of(spec.key)}): {exc}")
+    seconds["push"] = time.perf_counter() - started
     yield dg.MaterializeResult(
         data_version=dg.DataVersion(plan.tag),
         metadata={
             **plan.recorded(), "skipped": False, "pushed": passed, "digest": pushed_digest,
-            "size_mb": round(built.size / 1e6, 1), "layers": built.layers,
+            "size_mb": round(built.size / 1e6, 1), "layers": built.layers, "cache_from": len(cache_from),
+            "seconds": dg.MetadataValue.json({k: round(v, 1) for k, v in seconds.items()}),
             "base_image": plan.args.get("BASE_IMAGE", ""),
         },
     )
@@ -218,42 +262,4 @@ def materialize_image(
     yield dg.AssetCheckResult(
         check_name=SMOKE_CHECK, passed=passed, metadata=dict(summary(results)),
         description="; ".join(f"{r.name}: {r.message}" for r in failed) or "all smoke checks passed",
-    )
-
-
-def git_sha(root: Path) -> str | None:
-    sha = os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha[:12]
-    proc = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
-
-
-def materialize_release(
-    context: dg.AssetExecutionContext, ctx: PipelineContext, spec: ClassSpec, force: bool
-) -> dg.MaterializeResult:
-    docker: DockerResource = context.resources.docker
-    store: ArtifactStore = context.resources.store.get_store()
-    plan = recorded_image(context, spec)
-    source_digest = docker.remote_digest(plan.ref)
-    if source_digest is None:
-        raise dg.Failure(description=f"{spec.key}: {plan.ref} is not in the registry (build failed or checks failed)")
-    repository = plan.ref.rsplit(":", 1)[0]
-    tags = ["latest", plan.semester] + ([sha] if (sha := git_sha(ctx.root)) else [])
-    latest = store.read_latest_manifest(plan.semester, spec.key)
-    if not force and latest is not None and latest.set_id == plan.tag and docker.remote_digest(f"{repository}:latest") == source_digest:
-        context.log.info(f"{spec.key}: latest already is {plan.tag}; nothing to do")
-        return dg.MaterializeResult(metadata={TAG: plan.tag, "digest": source_digest, "skipped": True})
-    pushed = docker.retag_and_push(plan.ref, [f"{repository}:{t}" for t in tags], context.log.info)
-    # The released env files: the exact sets the image was built from (the class env, Julia, and the
-    # server env of its server image), as one set named by its tag.
-    store.publish_set(plan.semester, spec.key, plan.tag, released_files(store, plan))
-    store.switch_latest(plan.semester, spec.key, plan.tag)
-    index = publish_semester_index(store, plan.semester, ctx.catalog, docker.registry)
-    return dg.MaterializeResult(
-        metadata={
-            TAG: plan.tag, "skipped": False, "tags": dg.MetadataValue.json(sorted(pushed)), "digest": source_digest,
-            "env_files": dg.MetadataValue.url(store.uri(f"{plan.semester}/{spec.key}/latest")),
-            "student_index": dg.MetadataValue.url(store.uri(index)),
-        }
     )

@@ -19,12 +19,14 @@ SERVER_ENV_KEY = dg.AssetKey(["common", "server_env"])
 SERVER_IMAGE_KEY = dg.AssetKey(["common", "server_image"])
 # Where the server env's files go in the store (<semester>/common/...): `common` is no class name.
 COMMON_SET = "common"
-# Run tag (and CI variable) that re-solves and rebuilds even when the inputs are unchanged.
-FORCE_TAG = "jh/force_resolve"
 SMOKE_CHECK = "smoke_tests"
 SERVER_CHECK = "server_checks"
-RESOURCES = {"store", "docker", "endpoints"}
+# Asset tag of `<class>/production`: schedules and sensors must leave it out (it moves only when an
+# operator promotes or rolls back). Select everything else with
+# AssetSelection.all() - AssetSelection.tag(ROLE_TAG, PRODUCTION_ROLE).
+ROLE_TAG = "jh_pipeline/role"
+PRODUCTION_ROLE = "production"
 
 
 def class_keys(key: str) -> dict[str, dg.AssetKey]:
-    return {name: dg.AssetKey([key, name]) for name in ("requirements", "conda_env", "julia_env", "image", "release")}
+    return {name: dg.AssetKey([key, name]) for name in ("requirements", "conda_env", "julia_env", "image", "release", "production")}

@@ -1,47 +1,34 @@
-"""Resources: every endpoint and credential comes from an environment variable (`dg.EnvVar`)."""
+"""Resources, built from the one settings model: a value set in the environment reaches the
+resource as `dg.EnvVar` (the UI shows the variable; secrets stay out of run config)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from jh_pipeline.images.context import DEFAULT_BASE_IMAGE
-from jh_pipeline.store.resource import ArtifactStoreResource, store_resource_from_env
+from jh_pipeline.settings import EndpointSettings, EnvSection, PipelineSettings, StoreSettings
+from jh_pipeline.store import ArtifactStore, GCSStore, LocalStore
 
-# Production default: the official docker-stacks-foundation image, by its dated tag; every build pins
-# it to the digest the tag points at (DockerResource.pin_base_image). JH_BASE_IMAGE=<image>@sha256:...
-# fixes the digest outright.
-PRODUCTION_BASE_IMAGE = DEFAULT_BASE_IMAGE
+_ENDPOINTS = EndpointSettings()  # the defaults' one home is the settings model
+_HELP = {name: info.description for name, info in EndpointSettings.model_fields.items()}
 
 
 class EndpointsResource(dg.ConfigurableResource):
     """Where packages and base images come from. Production defaults are the public endpoints."""
 
-    channel_alias: str = Field("https://conda.anaconda.org", description="JH_CONDA_CHANNEL_ALIAS")
-    channel_map: str = Field(
-        "", description="JH_CHANNEL_MAP: `name=url,...` replaces channels by name (mirrors, offline profile)"
-    )
-    pip_index_url: str = Field("", description="JH_PIP_INDEX_URL (empty: pip's default index)")
-    extra_ca_bundle: str = Field("", description="JH_EXTRA_CA_BUNDLE: PEM file trusted during builds")
-    base_image: str = Field(PRODUCTION_BASE_IMAGE, description="JH_BASE_IMAGE")
-    cran_repo: str = Field("https://cloud.r-project.org", description="JH_CRAN_REPO")
-    julia_url: str = Field("", description="JH_JULIA_URL: Julia tarball")
-    julia_sha256: str = Field("", description="JH_JULIA_SHA256")
-
-
-ENDPOINT_VARS: dict[str, str] = {
-    "channel_alias": "JH_CONDA_CHANNEL_ALIAS",
-    "channel_map": "JH_CHANNEL_MAP",
-    "pip_index_url": "JH_PIP_INDEX_URL",
-    "extra_ca_bundle": "JH_EXTRA_CA_BUNDLE",
-    "base_image": "JH_BASE_IMAGE",
-    "cran_repo": "JH_CRAN_REPO",
-    "julia_url": "JH_JULIA_URL",
-    "julia_sha256": "JH_JULIA_SHA256",
-}
+    channel_alias: str = Field(_ENDPOINTS.channel_alias, description=_HELP["channel_alias"])
+    channel_map: str = Field(_ENDPOINTS.channel_map, description=_HELP["channel_map"])
+    pip_index_url: str = Field(_ENDPOINTS.pip_index_url, description=_HELP["pip_index_url"])
+    extra_ca_bundle: str = Field(_ENDPOINTS.extra_ca_bundle, description=_HELP["extra_ca_bundle"])
+    base_image: str = Field(_ENDPOINTS.base_image, description=_HELP["base_image"])
+    cran_repo: str = Field(_ENDPOINTS.cran_repo, description=_HELP["cran_repo"])
+    julia_url: str = Field(_ENDPOINTS.julia_url, description=_HELP["julia_url"])
+    julia_sha256: str = Field(_ENDPOINTS.julia_sha256, description=_HELP["julia_sha256"])
+    julia_image: str = Field(_ENDPOINTS.julia_image, description=_HELP["julia_image"])
+    julia_pkg_server: str = Field(_ENDPOINTS.julia_pkg_server, description=_HELP["julia_pkg_server"])
 
 
 class ChannelMapError(ValueError):
@@ -63,23 +50,89 @@ def map_channels(channels: tuple[str, ...], mapping: Mapping[str, str]) -> tuple
     return tuple(dict.fromkeys(mapping.get(c, c) for c in channels))  # keeps order, drops repeats
 
 
-def _from_env(fields: Mapping[str, str]) -> dict[str, dg.EnvVar]:
-    # An EnvVar for an unset variable fails at resource init: unset ones keep their defaults.
-    return {field: dg.EnvVar(var) for field, var in fields.items() if os.environ.get(var)}
+_STORE = StoreSettings()
+_STORE_VARS = StoreSettings.variables()
+BACKENDS = ("local", "gcs")
 
 
-def endpoints_from_env() -> EndpointsResource:
-    return EndpointsResource(**_from_env(ENDPOINT_VARS))
+class StoreConfigError(ValueError):
+    """The artifact store settings are unusable; the message names the variable to set."""
 
 
-def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    from jh_pipeline.images.resource import docker_resource_from_env
+def check_store_settings(backend: str, bucket: str | None) -> str:
+    """Return the normalised backend name or raise StoreConfigError (pure)."""
+    name = backend.strip().lower()
+    if name not in BACKENDS:
+        raise StoreConfigError(
+            f"unknown artifact store backend {backend!r}: set {_STORE_VARS['backend']} to one of {', '.join(BACKENDS)}"
+        )
+    if name == "gcs" and not bucket:
+        raise StoreConfigError(f"the gcs artifact store needs a bucket: set {_STORE_VARS['bucket']} (resource field 'bucket')")
+    return name
 
+
+class ArtifactStoreResource(dg.ConfigurableResource):
+    """Where env files are published: a local folder (default) or a GCS bucket (settings.StoreSettings).
+    STORAGE_EMULATOR_HOST (the client's own variable) points the GCS client at an emulator."""
+
+    backend: str = _STORE.backend
+    local_root: str | None = _STORE.local_root
+    bucket: str | None = _STORE.bucket
+    prefix: str = _STORE.prefix
+    project: str | None = _STORE.project
+    timeout: float = _STORE.timeout
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Fail at run start, before any build work, rather than at publish time.
+        check_store_settings(self.backend, self.bucket)
+
+    def get_store(self) -> ArtifactStore:
+        if check_store_settings(self.backend, self.bucket) == "gcs":
+            assert self.bucket  # checked above
+            return GCSStore(bucket=self.bucket, prefix=self.prefix, project=self.project, timeout=self.timeout)
+        return LocalStore(self.local_root)  # None -> default_local_root()
+
+
+class RunOptionsResource(dg.ConfigurableResource):
+    """Per-run switches, set in the run config (the launchpad, `dagster asset materialize --config-json`,
+    the semester schedule): `{"resources": {"run_options": {"config": {"force": true}}}}`."""
+
+    force: bool = Field(False, description="Re-solve and rebuild even when the inputs are unchanged "
+                                           "(newest package versions; the semester rebuild sets it).")
+
+
+RUN_OPTIONS = "run_options"
+
+
+def force_run_config() -> dict[str, Any]:
+    """The run config of a forced run (re-solve and rebuild)."""
+    return {"resources": {RUN_OPTIONS: {"config": {"force": True}}}}
+
+
+def open_store(settings: StoreSettings) -> ArtifactStore:
+    """The configured store outside Dagster (CLI, doctor)."""
+    return ArtifactStoreResource(**settings.model_dump()).get_store()
+
+
+def resource_config(section: EnvSection) -> dict[str, Any]:
+    """A resource's config from a settings section: text values that came from the environment as
+    `dg.EnvVar`, every other value as itself (an EnvVar of an unset variable would fail at init)."""
+    from_env = section.from_environment()
     return {
-        "store": store_resource_from_env(),
-        "endpoints": endpoints_from_env(),
-        "docker": docker_resource_from_env(),
+        name: dg.EnvVar(var) if name in from_env and isinstance(getattr(section, name), str) else getattr(section, name)
+        for name, var in section.variables().items()
     }
 
 
-__all__ = ["ArtifactStoreResource", "EndpointsResource", "endpoints_from_env", "resources_from_env"]
+def resources_from_settings(settings: PipelineSettings) -> dict[str, dg.ConfigurableResource]:
+    from jh_pipeline.images.resource import DockerResource
+
+    return {
+        "store": ArtifactStoreResource(**resource_config(settings.store)),
+        "endpoints": EndpointsResource(**resource_config(settings.endpoints)),
+        "docker": DockerResource(**resource_config(settings.docker)),
+        RUN_OPTIONS: RunOptionsResource(),
+    }
+
+
+__all__ = ["ArtifactStoreResource", "EndpointsResource", "RunOptionsResource", "force_run_config", "open_store", "resource_config", "resources_from_settings"]

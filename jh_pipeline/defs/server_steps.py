@@ -11,7 +11,7 @@ from tempfile import TemporaryDirectory
 
 import dagster as dg
 
-from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.context import PipelineContext, StepResources, run_date
 from jh_pipeline.defs.env_steps import SET_ID, env_settings, new_set_id, upstream_set_id
 from jh_pipeline.defs.keys import COMMON_SET, SERVER_CHECK, SERVER_ENV_KEY
 from jh_pipeline.envs.conda import CondaEnvError
@@ -19,9 +19,11 @@ from jh_pipeline.envs.pip_lock import PipResolveError
 from jh_pipeline.envs.resolve import PIP_LOCK, RATTLER_LOCK, SERVER_DIR, resolve_env, server_env_request
 from jh_pipeline.hashing import digest, image_tag
 from jh_pipeline.images.context import SERVER_TARGET, prepare_server_context, server_build_args
-from jh_pipeline.images.resource import BuildError, DockerResource
+from jh_pipeline.images.registry_api import RegistryUnreachable
+from jh_pipeline.images.resource import BuildError
 from jh_pipeline.images.smoke import ServerPlan, run_server_checks, summary
-from jh_pipeline.store.base import ArtifactStore, past_prefix
+from jh_pipeline.settings import ServerStack
+from jh_pipeline.store.base import past_prefix
 
 # Metadata of common/server_image that class images build FROM.
 SERVER_REF = "server_image"  # <repository>@sha256:...
@@ -38,10 +40,12 @@ def _refuse_invalid(ctx: PipelineContext) -> None:
         )
 
 
-def materialize_server_env(context: dg.AssetExecutionContext, ctx: PipelineContext, force: bool) -> dg.MaterializeResult:
+def materialize_server_env(
+    context: dg.AssetExecutionContext, ctx: PipelineContext, res: StepResources
+) -> dg.MaterializeResult:
     _refuse_invalid(ctx)
-    store: ArtifactStore = context.resources.store.get_store()
-    semester, key = ctx.run_semester(), ctx.server_env_key
+    store, force = res.store, res.force
+    semester, key = ctx.run_semester(run_date(context)), ctx.server_env_key
     if not force and store.has_set(semester, COMMON_SET, key):
         uri = store.uri(past_prefix(semester, COMMON_SET, key))
         context.log.info(f"server env for inputs {key} already exists at {uri}; nothing to do")
@@ -50,7 +54,7 @@ def materialize_server_env(context: dg.AssetExecutionContext, ctx: PipelineConte
         )
     request = server_env_request(ctx.catalog.common, ctx.site.server, ctx.server_channels())
     try:
-        env = resolve_env(request, env_settings(context), semester, context.log.info)
+        env = resolve_env(request, env_settings(res.endpoints), semester, context.log.info)
     except (CondaEnvError, PipResolveError) as exc:
         raise dg.Failure(description=f"server env: {exc}") from exc
     set_id = new_set_id(key, force)
@@ -72,30 +76,46 @@ class ServerImagePlan:
     """Everything the server build is made from; a pure function of the env files and settings."""
 
     env_files: dict[str, bytes]  # server/... of the server env set
+    apt: list[str]  # the common apt list
     args: dict[str, str]
     tag: str
     ref: str
 
 
-def plan_server_image(context: dg.AssetExecutionContext, ctx: PipelineContext) -> ServerImagePlan:
-    store: ArtifactStore = context.resources.store.get_store()
-    docker: DockerResource = context.resources.docker
-    endpoints = context.resources.endpoints
-    semester = ctx.run_semester()
+@dataclass(frozen=True)
+class ServerImageInputs:
+    """What the server image step reads from the store and the registry."""
+
+    env_files: dict[str, bytes]  # of the server env set its upstream materialization recorded
+    base_image: str  # pinned to a digest
+    base_id: str
+    repository: str  # where server images go
+
+
+def gather_server_image_inputs(
+    context: dg.AssetExecutionContext, ctx: PipelineContext, res: StepResources
+) -> ServerImageInputs:
+    """The effects of planning: the server env set's files and the pinned base image."""
+    store, docker = res.store, res.docker
+    semester = ctx.run_semester(run_date(context))
     set_id = upstream_set_id(context, SERVER_ENV_KEY, ctx.server_env_key)
     if not store.has_set(semester, COMMON_SET, set_id):
         raise dg.Failure(description=f"server env set {set_id} is not in the store; materialize common/server_env first")
-    env_files = store.read_set_files(semester, COMMON_SET, set_id)
     try:
-        base_image, base_id = docker.pin_base_image(endpoints.base_image)
+        base_image, base_id = docker.pin_base_image(res.endpoints.base_image)
     except RuntimeError as exc:
         raise dg.Failure(description=f"server image: {exc}") from exc
-    args = server_build_args(
-        base_image=base_image, hub_version=ctx.site.server.hub_version, pip_index_url=endpoints.pip_index_url or None
-    )
-    apt = [p.name for p in ctx.catalog.common.apt]
-    tag = "s-" + image_tag(ctx.recipe, env_files, {**args, "BASE_ID": base_id, "APT": digest(json.dumps(apt))})[2:]
-    return ServerImagePlan(env_files, args, tag, f"{docker.repository(ctx.site.server.repository)}:{tag}")
+    return ServerImageInputs(store.read_set_files(semester, COMMON_SET, set_id), base_image, base_id,
+                             docker.repository(ctx.site.server.repository))
+
+
+def plan_server_image(
+    inputs: ServerImageInputs, server: ServerStack, apt: list[str], pip_index_url: str | None, recipe: str
+) -> ServerImagePlan:
+    """Build args and content tag: every input that changes the image moves the tag."""
+    args = server_build_args(base_image=inputs.base_image, hub_version=server.hub_version, pip_index_url=pip_index_url)
+    tag = "s-" + image_tag(recipe, inputs.env_files, {**args, "BASE_ID": inputs.base_id, "APT": digest(json.dumps(apt))})[2:]
+    return ServerImagePlan(inputs.env_files, apt, args, tag, f"{inputs.repository}:{tag}")
 
 
 def server_plan(ctx: PipelineContext) -> ServerPlan:
@@ -113,10 +133,15 @@ def _pinned(ref: str, repo_digest: str) -> str:
 
 
 def materialize_server_image(
-    context: dg.AssetExecutionContext, ctx: PipelineContext, force: bool
+    context: dg.AssetExecutionContext, ctx: PipelineContext, res: StepResources
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    docker: DockerResource = context.resources.docker
-    plan = plan_server_image(context, ctx)
+    docker, force = res.docker, res.force
+    try:
+        docker.check_registry()  # within JH_REGISTRY_TIMEOUT seconds, before anything else
+    except RegistryUnreachable as exc:
+        raise dg.Failure(description=f"server image: {exc}") from exc
+    plan = plan_server_image(gather_server_image_inputs(context, ctx, res), ctx.site.server,
+                             [p.name for p in ctx.catalog.common.apt], res.endpoints.pip_index_url or None, ctx.recipe)
     existing = None if force else docker.remote_digest(plan.ref)
     if existing is not None:
         # Only checked server images are ever pushed: the tag is the proof.
@@ -129,15 +154,13 @@ def materialize_server_image(
         yield dg.AssetCheckResult(check_name=SERVER_CHECK, passed=True, metadata={"note": "passed before this tag was pushed"})
         return
 
-    endpoints = context.resources.endpoints
-    extra_ca = Path(endpoints.extra_ca_bundle) if endpoints.extra_ca_bundle else None
     with TemporaryDirectory() as tmp:
         build_dir = prepare_server_context(
             Path(tmp) / "context", ctx.root,
             server_lock_yml=plan.env_files[f"{SERVER_DIR}/{RATTLER_LOCK}"],
             server_pip_lock=plan.env_files.get(f"{SERVER_DIR}/{PIP_LOCK}", b"").decode(),
-            apt_common="\n".join(p.name for p in ctx.catalog.common.apt),
-            extra_ca_bundle=extra_ca,
+            apt_common="\n".join(plan.apt),
+            extra_ca_bundle=res.extra_ca_bundle,
         )
         context.log.info(f"building the server image {plan.ref}")
         try:
@@ -152,7 +175,10 @@ def materialize_server_image(
     passed = all(r.passed for r in results)
     for r in results:
         (context.log.info if r.passed else context.log.error)(f"server check {r.name}: {r.message}")
-    pushed = docker.push(plan.ref, context.log.info) if passed else ""
+    try:
+        pushed = docker.push(plan.ref, context.log.info) if passed else ""
+    except (RuntimeError, RegistryUnreachable) as exc:
+        raise dg.Failure(description=f"server image: {exc}") from exc
     yield dg.MaterializeResult(
         data_version=dg.DataVersion(plan.tag),
         metadata={

@@ -1,4 +1,4 @@
-"""Conda environment solving, locking, rendering and installing (py-rattler)."""
+"""Conda environment solving, locking and rendering (py-rattler)."""
 
 from jh_pipeline.envs.conda import (
     DEFAULT_VIRTUAL_PACKAGES,
@@ -8,7 +8,6 @@ from jh_pipeline.envs.conda import (
     Solution,
     UnsatisfiableError,
     check_platform,
-    install_lock,
     lock_hash,
     render_environment_nb_yml,
     render_environment_yml,
@@ -27,7 +26,6 @@ __all__ = [
     "Solution",
     "UnsatisfiableError",
     "check_platform",
-    "install_lock",
     "lock_hash",
     "render_environment_nb_yml",
     "render_environment_yml",

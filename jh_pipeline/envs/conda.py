@@ -1,7 +1,8 @@
-"""Solve, lock, render and install a class's conda environment with py-rattler.
+"""Solve, lock and render a class's conda environment with py-rattler.
 
-Effects (network, disk) live in `solve_lock*`, `check_platform`, `write_*` and
-`install_lock*`; the renderers are pure functions of the solved records.
+Effects (network, disk) live in `solve_lock*`, `check_platform` and `write_*`; the renderers are
+pure functions of the solved records. Installing a lock is the image's job:
+images/scripts/install-conda-lock.py, the one installer.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import concurrent.futures
 import datetime
 import hashlib
-import os
 import re
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,14 +32,12 @@ from rattler import (
     PackageRecord,
     RepoDataRecord,
     Version,
-    install,
     solve,
 )
 from rattler.exceptions import FetchRepoDataError, GatewayError, InvalidMatchSpecError, SolverError
-from rattler.platform import Subdir
 
-CHANNEL_ALIAS_ENV = "JH_CONDA_CHANNEL_ALIAS"
-DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+from jh_pipeline.settings import DEFAULT_CHANNEL_ALIAS
+
 LOCK_ENVIRONMENT = "default"
 
 # Explicit, not detected: the lock must not depend on the machine that solved it.
@@ -114,15 +112,11 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def channel_alias() -> str:
-    return os.environ.get(CHANNEL_ALIAS_ENV) or DEFAULT_CHANNEL_ALIAS
-
-
 def resolve_channel(channel: str, alias: str | None = None) -> Channel:
     """A channel name (`conda-forge`) against the alias, or a full URL as is."""
     if "://" in channel:
         return Channel(channel)
-    return Channel(channel, ChannelConfig(channel_alias=(alias or channel_alias()).rstrip("/") + "/"))
+    return Channel(channel, ChannelConfig(channel_alias=(alias or DEFAULT_CHANNEL_ALIAS).rstrip("/") + "/"))
 
 
 def python_spec(python_version: str) -> str:
@@ -258,8 +252,8 @@ def solve_lock(
 ) -> Solution:
     """Solve `specs` plus `python=<python_version>` against `channels` for `platform`.
 
-    Channels are names resolved against `alias` (default: env `JH_CONDA_CHANNEL_ALIAS`,
-    else https://conda.anaconda.org) or full URLs. Virtual packages default to
+    Channels are names resolved against `alias` (the caller passes the JH_CONDA_CHANNEL_ALIAS
+    setting; default settings.DEFAULT_CHANNEL_ALIAS) or full URLs. Virtual packages default to
     `DEFAULT_VIRTUAL_PACKAGES[platform]`. `add_pip` makes python pull in pip, as conda does.
     `origins` maps spec names to "path:line" for error messages.
     Raises UnsatisfiableError or InvalidSpecError.
@@ -405,7 +399,7 @@ def write_lock_file(solution: Solution, path: Path) -> Path:
 
 
 def write_env_files(
-    solution: Solution, out_dir: Path, name: str, pip_lines: Sequence[str] = ()
+    solution: Solution, out_dir: Path, name: str, pip_lines: Sequence[str] = (), alias: str = DEFAULT_CHANNEL_ALIAS
 ) -> dict[str, Path]:
     """Write every env file for `solution` into `out_dir`; returns {file name: path}."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -413,7 +407,7 @@ def write_env_files(
         "environment.yml": render_environment_yml(name, solution.records, solution.channels, pip_lines),
         "environment.nb.yml": render_environment_nb_yml(name, solution.records, solution.channels, pip_lines),
         f"conda-{solution.platform}.lock": render_explicit_lock(solution.records, solution.platform),
-        "packages.txt": render_packages_txt(solution.records, channel_alias()),
+        "packages.txt": render_packages_txt(solution.records, alias),
     }
     written = {}
     for file_name, text in texts.items():
@@ -433,25 +427,3 @@ def read_lock_records(lock_path: Path, platform: str = "linux-64") -> list[RepoD
         raise ValueError(f"{lock_path}: no packages for {platform}")
     records = environment.conda_repodata_records_for_platform(matches[0]) or []
     return list(_sort_install_order(records))
-
-
-async def install_lock_async(
-    lock_path: Path, prefix: Path, platform: str = "linux-64", cache_dir: Path | None = None
-) -> list[RepoDataRecord]:
-    records = read_lock_records(lock_path, platform)
-    await install(
-        records,
-        target_prefix=prefix,
-        cache_dir=cache_dir,
-        platform=Subdir(platform),
-        show_progress=False,
-        execute_link_scripts=False,
-    )
-    return records
-
-
-def install_lock(
-    lock_path: Path, prefix: Path, platform: str = "linux-64", cache_dir: Path | None = None
-) -> list[RepoDataRecord]:
-    """Create/update the env at `prefix` from the lock's `platform` records (no solving)."""
-    return _run(install_lock_async(lock_path, prefix, platform, cache_dir))

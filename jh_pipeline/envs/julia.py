@@ -1,7 +1,7 @@
 """Julia environment resolution for `r_julia` classes.
 
 Package UUIDs and versions come from the General registry, so resolution runs Julia's own
-Pkg (`scripts/julia/resolve_env.jl`) through a runner: a Docker image (`JH_JULIA_IMAGE`,
+Pkg (`envs/resolve_env.jl`, package data) through a runner: a Docker image (`JH_JULIA_IMAGE`,
 default the official `julia:<version>` image) or a release tarball (`JH_JULIA_URL` +
 `JH_JULIA_SHA256`) that is checksum-verified and unpacked into a cache directory.
 `verify_sha256` and `julia_packages_from_manifest` are pure helpers.
@@ -23,17 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+# The settings that choose the runner (settings.EndpointSettings), named in errors.
 IMAGE_ENV = "JH_JULIA_IMAGE"
 URL_ENV = "JH_JULIA_URL"
 SHA256_ENV = "JH_JULIA_SHA256"
-CACHE_ENV = "JH_JULIA_CACHE"
-CA_BUNDLE_ENV = "JH_EXTRA_CA_BUNDLE"
-# Standard Julia variable: a Pkg server mirror for air-gapped sites; passed through as is.
+CACHE_ENV = "JH_JULIA_CACHE"  # a cache folder, like XDG_CACHE_HOME: not a pipeline setting
+# Standard Julia variable: a Pkg server mirror for air-gapped sites; given to Julia as is.
 PKG_SERVER_ENV = "JULIA_PKG_SERVER"
 
-DEFAULT_JULIA_VERSION = "1.10.10"
 DEFAULT_TIMEOUT_S = 3600.0
-RESOLVE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "julia" / "resolve_env.jl"
+RESOLVE_SCRIPT = Path(__file__).resolve().parent / "resolve_env.jl"  # package data
 ENV_FILES = ("Project.toml", "Manifest.toml")
 
 
@@ -127,12 +126,9 @@ def _same_minor(a: str, b: str) -> bool:
     return a.split(".")[:2] == b.split(".")[:2]
 
 
-def _julia_env(extra: Mapping[str, str]) -> dict[str, str]:
+def _julia_env(extra: Mapping[str, str], pkg_server: str) -> dict[str, str]:
     """Variables for the Julia process: no precompilation (only resolving), optional Pkg server."""
-    env = {"JULIA_PKG_PRECOMPILE_AUTO": "0", **extra}
-    if os.environ.get(PKG_SERVER_ENV):
-        env[PKG_SERVER_ENV] = os.environ[PKG_SERVER_ENV]
-    return env
+    return {"JULIA_PKG_PRECOMPILE_AUTO": "0", **extra, **({PKG_SERVER_ENV: pkg_server} if pkg_server else {})}
 
 
 def default_cache_dir() -> Path:
@@ -151,7 +147,8 @@ class DockerJuliaRunner:
 
     image: str
     cache_dir: Path = field(default_factory=default_cache_dir)
-    ca_bundle: str | None = field(default_factory=lambda: os.environ.get(CA_BUNDLE_ENV) or None)
+    ca_bundle: str | None = None
+    pkg_server: str = ""
     timeout: float = DEFAULT_TIMEOUT_S
 
     def run_script(self, script: Path, out_dir: Path, args: Sequence[str]) -> str:
@@ -174,7 +171,7 @@ class DockerJuliaRunner:
             self.image,
             ["julia", "--startup-file=no", "--history-file=no", f"/jh/scripts/{script.name}", "/jh/out", *args],
             volumes=volumes,
-            environment=_julia_env(extra),
+            environment=_julia_env(extra, self.pkg_server),
             network_mode="host",
             user=f"{os.getuid()}:{os.getgid()}",
             detach=True,
@@ -196,7 +193,8 @@ class TarballJuliaRunner:
     url: str
     sha256: str
     cache_dir: Path = field(default_factory=default_cache_dir)
-    ca_bundle: str | None = field(default_factory=lambda: os.environ.get(CA_BUNDLE_ENV) or None)
+    ca_bundle: str | None = None
+    pkg_server: str = ""
     timeout: float = DEFAULT_TIMEOUT_S
 
     def julia_binary(self) -> Path:
@@ -231,7 +229,7 @@ class TarballJuliaRunner:
             [str(julia), "--startup-file=no", "--history-file=no", str(script), str(out_dir), *args],
             capture_output=True,
             text=True,
-            env={**os.environ, **_julia_env(extra)},
+            env={**os.environ, **_julia_env(extra, self.pkg_server)},
             timeout=self.timeout,
             check=False,
         )
@@ -256,14 +254,15 @@ def find_julia_binary(root: Path) -> Path:
     raise JuliaResolveError(f"no bin/julia in the unpacked tarball at {root}")
 
 
-def runner_from_env(julia_version: str, environ: Mapping[str, str] | None = None) -> JuliaRunner:
-    """Tarball runner when `JH_JULIA_URL` is set (needs `JH_JULIA_SHA256`), else Docker."""
-    env = os.environ if environ is None else environ
-    if env.get(URL_ENV):
-        if not env.get(SHA256_ENV):
+def julia_runner(
+    julia_version: str, *, url: str = "", sha256: str = "", image: str = "", ca_bundle: str = "", pkg_server: str = ""
+) -> JuliaRunner:
+    """Tarball runner when a URL is set (needs its sha256), else Docker (the image, or julia:<version>)."""
+    if url:
+        if not sha256:
             raise ValueError(f"{URL_ENV} is set but {SHA256_ENV} is not: refusing an unverified download")
-        return TarballJuliaRunner(url=env[URL_ENV], sha256=env[SHA256_ENV])
-    return DockerJuliaRunner(image=env.get(IMAGE_ENV) or f"julia:{julia_version}")
+        return TarballJuliaRunner(url=url, sha256=sha256, ca_bundle=ca_bundle or None, pkg_server=pkg_server)
+    return DockerJuliaRunner(image=image or f"julia:{julia_version}", ca_bundle=ca_bundle or None, pkg_server=pkg_server)
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -289,7 +288,7 @@ def resolve_julia_env(
     wanted = list(dict.fromkeys(p.strip() for p in packages if p.strip()))  # real lists repeat names
     if not wanted:
         raise ValueError("no Julia packages to resolve")
-    runner = runner or runner_from_env(julia_version)
+    runner = runner or julia_runner(julia_version)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ENV_FILES:

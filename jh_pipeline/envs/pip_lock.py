@@ -31,9 +31,9 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-INDEX_URL_ENV = "JH_PIP_INDEX_URL"
-CA_BUNDLE_ENV = "JH_EXTRA_CA_BUNDLE"
-DEFAULT_INDEX_URL = "https://pypi.org/simple"
+from jh_pipeline.settings import DEFAULT_PIP_INDEX_URL
+
+DEFAULT_INDEX_URL = DEFAULT_PIP_INDEX_URL
 DEFAULT_TIMEOUT_S = 1800.0
 STDERR_TAIL_LINES = 40
 
@@ -87,12 +87,9 @@ class PipIndexConfig:
     ca_bundle: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PipIndexConfig:
-        env = os.environ if environ is None else environ
-        return cls(
-            index_url=env.get(INDEX_URL_ENV) or DEFAULT_INDEX_URL,
-            ca_bundle=env.get(CA_BUNDLE_ENV) or None,
-        )
+    def of(cls, index_url: str = "", ca_bundle: str = "") -> PipIndexConfig:
+        """From the settings, where "unset" is empty text: empty means pip's default."""
+        return cls(index_url=index_url or DEFAULT_INDEX_URL, ca_bundle=ca_bundle or None)
 
 
 # ---------------------------------------------------------------- pure: report -> lock
@@ -328,7 +325,7 @@ def resolve_pip_lock(
     Wheels only first; if that fails and the target is the running Python's minor version,
     retry allowing sdists (see the module docstring for the limits).
     """
-    config = config or PipIndexConfig.from_env()
+    config = config or PipIndexConfig()
     origins = list(origins) if origins is not None else [f"line {i + 1}" for i in range(len(lines))]
     if len(origins) != len(lines):
         raise ValueError(f"{len(lines)} requirement lines but {len(origins)} origins")

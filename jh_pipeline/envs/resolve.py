@@ -11,13 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from jh_pipeline.catalog import ClassSpec, CommonLists, class_conda_specs, class_pip_requirements
+from jh_pipeline.catalog import ClassInputs, CommonLists
 from jh_pipeline.catalog.conda import CondaSpec
 from jh_pipeline.catalog.pip import PipRequirement
-from jh_pipeline.envs.conda import STUDENT_PLATFORMS, check_platform, lock_hash, solve_lock, write_env_files
+from jh_pipeline.envs.conda import (
+    STUDENT_PLATFORMS,
+    check_platform,
+    lock_hash,
+    solve_lock,
+    write_env_files,
+)
 from jh_pipeline.envs.pip_lock import PipIndexConfig, resolve_pip_lock
 from jh_pipeline.envs.student_readme import render_student_readme
-from jh_pipeline.settings import ServerStack
+from jh_pipeline.settings import DEFAULT_CHANNEL_ALIAS, ServerStack
 
 CONDA_DIR = "conda"  # the class env's files in a set
 SERVER_DIR = "server"  # the server env's files in a set
@@ -31,7 +37,7 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class EnvSettings:
-    channel_alias: str | None = None
+    channel_alias: str = DEFAULT_CHANNEL_ALIAS
     pip: PipIndexConfig = field(default_factory=PipIndexConfig)
 
 
@@ -69,15 +75,12 @@ def _origins(lines: Iterable[CondaSpec]) -> dict[str, str]:
     return {name: ", ".join(places) for name, places in where.items()}
 
 
-def class_env_request(common: CommonLists, spec: ClassSpec, channels: tuple[str, ...]) -> EnvRequest:
-    assert spec.config is not None
-    conda_specs, _ = class_conda_specs(common, spec)
-    pip_reqs, _ = class_pip_requirements(common, spec)
+def class_env_request(common: CommonLists, inputs: ClassInputs) -> EnvRequest:
     return EnvRequest(
-        name=spec.key, folder=CONDA_DIR, role="class", python_version=spec.config.python_version,
-        target=spec.config.target.value, channels=channels, conda=tuple(s.spec for s in conda_specs),
-        pip=tuple(r.line for r in pip_reqs), origins=_origins((*common.conda, *spec.conda)),
-        pip_origins=tuple(str(r.location) for r in pip_reqs),
+        name=inputs.key, folder=CONDA_DIR, role="class", python_version=inputs.config.python_version,
+        target=inputs.config.target.value, channels=inputs.channels, conda=tuple(s.spec for s in inputs.conda),
+        pip=tuple(r.line for r in inputs.pip), origins=_origins((*common.conda, *inputs.spec.conda)),
+        pip_origins=tuple(str(r.location) for r in inputs.pip),
     )
 
 
@@ -118,7 +121,7 @@ def resolve_env(request: EnvRequest, settings: EnvSettings, semester: str, log: 
     folder = request.folder
     with TemporaryDirectory() as tmp:
         pins = [f"{n}=={v}" for n, v in sorted(pip_lock.pins.items())]
-        written = write_env_files(solution, Path(tmp), request.name, pip_lines=pins)
+        written = write_env_files(solution, Path(tmp), request.name, pip_lines=pins, alias=settings.channel_alias)
         files = {f"{folder}/{name}": path.read_bytes() for name, path in written.items()}
     if pip_lock.text:
         files[f"{folder}/{PIP_LOCK}"] = pip_lock.text.encode()
@@ -138,9 +141,9 @@ def resolve_env(request: EnvRequest, settings: EnvSettings, semester: str, log: 
 
 
 def resolve_conda_env(
-    common: CommonLists, spec: ClassSpec, channels: tuple[str, ...], settings: EnvSettings, semester: str, log: Log
+    common: CommonLists, inputs: ClassInputs, settings: EnvSettings, semester: str, log: Log
 ) -> CondaEnvFiles:
-    return resolve_env(class_env_request(common, spec, channels), settings, semester, log)
+    return resolve_env(class_env_request(common, inputs), settings, semester, log)
 
 
 def requested_names(request_conda: Sequence[str]) -> list[str]:

@@ -88,3 +88,21 @@ def render_student_readme(
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return text
+
+
+RELEASE_NOTE_MARK = "<!-- jh-pipeline release -->"
+
+
+def stamp_release(readme: str, *, class_name: str, semester: str, set_id: str, folder: str) -> str:
+    """The README as released: a first paragraph naming the release and the permanent folder of
+    its files (``<semester>/<class>/past/<set>/<folder>/``). Copies under ``latest/`` and
+    ``production/`` change with the next release; that folder never does. Stamping twice is a no-op."""
+    if readme.startswith(RELEASE_NOTE_MARK):
+        readme = readme.split("\n\n", 1)[1] if "\n\n" in readme else ""
+    note = (
+        f"{RELEASE_NOTE_MARK}\n"
+        f"> Release `{set_id}` of {class_name} ({semester}). The permanent copy of these files is the folder\n"
+        f"> `{semester}/{class_name}/past/{set_id}/{folder}/` of the course files (the course index links there);\n"
+        "> copies under `latest/` and `production/` are replaced by later releases.\n"
+    )
+    return f"{note}\n{readme}"

@@ -99,6 +99,16 @@ def render_preflight(settings: WorkflowSettings) -> str:
     return _environment().get_template("preflight.yml.j2").render(header=HEADER, settings=settings)
 
 
+PRODUCTION_WORKFLOW = "production.yml"
+
+
+def render_production(class_keys: list[str], settings: WorkflowSettings) -> str:
+    """The workflow_dispatch workflow that promotes a class's image or rolls production back."""
+    return _environment().get_template("production.yml.j2").render(
+        header=HEADER, class_keys=sorted(class_keys), settings=settings
+    )
+
+
 def is_generated(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8") as handle:
@@ -160,8 +170,14 @@ def _plan(repo_root: Path, settings: WorkflowSettings) -> tuple[dict[Path, str],
         check_writable(preflight)
         wanted[preflight] = render_preflight(settings)
 
+    production = repo_root / WORKFLOWS_DIR / PRODUCTION_WORKFLOW
+    releasable = [key for key, spec in catalog.classes.items() if spec.config is not None]
+    if PRODUCTION_WORKFLOW.removesuffix(".yml") not in catalog.classes and releasable:
+        check_writable(production)
+        wanted[production] = render_production(releasable, settings)
+
     workflows = repo_root / WORKFLOWS_DIR
-    known = {workflow_path(repo_root, key) for key in catalog.classes} | {preflight}
+    known = {workflow_path(repo_root, key) for key in catalog.classes} | {preflight, production}
     stale = sorted(p for p in workflows.glob("*.yml") if p not in known and is_generated(p)) if workflows.is_dir() else []
     folders = sorted({spec.folder.name for spec in (*catalog.classes.values(), *catalog.left_out)})
     return wanted, stale, _hand_written_watchers(workflows, folders)

@@ -16,12 +16,12 @@ import dagster as dg
 import pytest
 
 from jh_pipeline.defs.keys import SERVER_CHECK, SMOKE_CHECK
-from jh_pipeline.defs.context import ClassSteps, PipelineContext
-from jh_pipeline.defs.resources import EndpointsResource
+from jh_pipeline.defs.context import ClassSteps, PipelineContext, StepResources
+from jh_pipeline.defs.resources import EndpointsResource, RunOptionsResource
 from jh_pipeline.definitions import build_definitions
 from jh_pipeline.hashing import IMAGE_RECIPE_PATHS
 from jh_pipeline.images.resource import DockerResource
-from jh_pipeline.store.resource import ArtifactStoreResource
+from jh_pipeline.defs.resources import ArtifactStoreResource
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,28 +32,28 @@ class RecordingSteps:
 
     calls: list[str] = field(default_factory=list)
 
-    def conda_env(self, context: Any, ctx: PipelineContext, spec: Any, force: bool) -> dg.MaterializeResult:
+    def conda_env(self, context: Any, ctx: PipelineContext, spec: Any, res: StepResources) -> dg.MaterializeResult:
         self.calls.append(f"{spec.key}/conda_env")
         return dg.MaterializeResult(data_version=dg.DataVersion(ctx.env_key(spec)))
 
-    def julia_env(self, context: Any, ctx: PipelineContext, spec: Any, force: bool) -> dg.MaterializeResult:
+    def julia_env(self, context: Any, ctx: PipelineContext, spec: Any, res: StepResources) -> dg.MaterializeResult:
         self.calls.append(f"{spec.key}/julia_env")
         return dg.MaterializeResult(data_version=dg.DataVersion(ctx.env_key(spec)))
 
-    def image(self, context: Any, ctx: PipelineContext, spec: Any, force: bool) -> Iterator[Any]:
+    def image(self, context: Any, ctx: PipelineContext, spec: Any, res: StepResources) -> Iterator[Any]:
         self.calls.append(f"{spec.key}/image")
         yield dg.MaterializeResult(data_version=dg.DataVersion(ctx.recipe + ctx.env_key(spec)))
         yield dg.AssetCheckResult(check_name=SMOKE_CHECK, passed=True)
 
-    def release(self, context: Any, ctx: PipelineContext, spec: Any, force: bool) -> dg.MaterializeResult:
+    def release(self, context: Any, ctx: PipelineContext, spec: Any, res: StepResources) -> dg.MaterializeResult:
         self.calls.append(f"{spec.key}/release")
         return dg.MaterializeResult()
 
-    def server_env(self, context: Any, ctx: PipelineContext, force: bool) -> dg.MaterializeResult:
+    def server_env(self, context: Any, ctx: PipelineContext, res: StepResources) -> dg.MaterializeResult:
         self.calls.append("common/server_env")
         return dg.MaterializeResult(data_version=dg.DataVersion(ctx.server_env_key))
 
-    def server_image(self, context: Any, ctx: PipelineContext, force: bool) -> Iterator[Any]:
+    def server_image(self, context: Any, ctx: PipelineContext, res: StepResources) -> Iterator[Any]:
         self.calls.append("common/server_image")
         yield dg.MaterializeResult(data_version=dg.DataVersion(ctx.recipe + ctx.server_env_key))
         yield dg.AssetCheckResult(check_name=SERVER_CHECK, passed=True)
@@ -94,4 +94,5 @@ def resources(tmp_path: Path) -> dict[str, Any]:
         "store": ArtifactStoreResource(local_root=str(tmp_path / "store")),
         "endpoints": EndpointsResource(),
         "docker": DockerResource(),
+        "run_options": RunOptionsResource(),
     }

@@ -16,16 +16,15 @@ import dagster as dg
 
 from jh_pipeline.defs.context import PipelineContext
 from jh_pipeline.defs.keys import SERVER_ENV_KEY, SERVER_IMAGE_KEY
-from jh_pipeline.defs.resources import EndpointsResource
+from jh_pipeline.defs.resources import EndpointsResource, RunOptionsResource
 from jh_pipeline.definitions import build_definitions
 from jh_pipeline.images.resource import DockerResource
 from jh_pipeline.store import LocalStore
-from jh_pipeline.store.resource import ArtifactStoreResource
+from jh_pipeline.defs.resources import ArtifactStoreResource
 from tests.catalog.conftest import write_tree
 from tests.defs.conftest import copy_inputs
+from tests.support.common import HOST_CA
 
-SEMESTER = "fall-2026"
-HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 STEPS = ("conda_env", "image", "release")
 # The shared lists of every e2e tree: a server plugin (nbgitpuller, for the hub test), a package
 # every class env gets too (six), git, pandoc and ps in the server image.
@@ -40,9 +39,6 @@ class E2E:
     store: LocalStore
     registry: str
 
-    def __getitem__(self, name: str) -> Any:  # older tests read e2e["defs"]
-        return getattr(self, name)
-
 
 def make_e2e(
     root: Path, classes: Mapping[str, Mapping[str, str]], *, channel_url: str, registry: str, foundation_image: str,
@@ -56,16 +52,17 @@ def make_e2e(
         "store": ArtifactStoreResource(local_root=str(root / "store")),
         "endpoints": EndpointsResource(base_image=foundation_image, extra_ca_bundle=HOST_CA, **endpoints),
         "docker": DockerResource(registry=registry),
+        "run_options": RunOptionsResource(),
     }
     defs = build_definitions(PipelineContext(repo, channel_map={"conda-forge": channel_url}))
     return E2E(root, defs, resources, LocalStore(root / "store"), registry)
 
 
-def run_class(e2e: E2E | dict[str, Any], cls: str, names: tuple[str, ...] = STEPS) -> dg.ExecuteInProcessResult:
+def run_class(e2e: E2E, cls: str, names: tuple[str, ...] = STEPS) -> dg.ExecuteInProcessResult:
     """Materialize the server env and image (skipped when they exist) and the class's `names`."""
     keys = [SERVER_ENV_KEY, SERVER_IMAGE_KEY, *(dg.AssetKey([cls, name]) for name in names)]
     return dg.materialize(
-        list(e2e["defs"].assets or []), instance=dg.DagsterInstance.ephemeral(), resources=e2e["resources"],
+        list(e2e.defs.assets or []), instance=dg.DagsterInstance.ephemeral(), resources=e2e.resources,
         selection=dg.AssetSelection.assets(*keys), raise_on_error=False,
     )
 

@@ -12,7 +12,8 @@ from dagster._core.definitions.observe import observe
 from dagster._core.loader import LoadingContextForTest
 from dagster._utils.schedules import cron_string_iterator
 
-from jh_pipeline.defs.keys import FORCE_TAG, SERVER_ENV_KEY, SERVER_IMAGE_KEY
+from jh_pipeline.defs.keys import SERVER_ENV_KEY, SERVER_IMAGE_KEY
+from jh_pipeline.defs.resources import force_run_config
 from tests.defs.conftest import Tree
 
 CLASSES = ("apma0365", "neur1630", "php2650")
@@ -97,13 +98,13 @@ def test_automation_requests_only_the_changed_class(tree: Tree, resources: dict[
     assert _requested(defs, second) == {"apma0365/conda_env"}
 
 
-def test_schedule_rebuilds_every_class_with_the_force_tag(tree: Tree) -> None:
+def test_schedule_rebuilds_every_class_forced(tree: Tree) -> None:
     defs = tree.defs()
     schedule = defs.resolve_schedule_def("semester_rebuild_schedule")
     assert schedule.cron_schedule == "0 3 2 1,8 *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     job = defs.resolve_job_def("semester_rebuild")
-    assert job.tags[FORCE_TAG] == "true"
+    assert job.run_config == force_run_config()
     built = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert "neur1630/conda_env" in built and "php2650/julia_env" in built and "apma0365/release" in built
     assert not any(k.endswith("/requirements") for k in built)

@@ -13,12 +13,12 @@ import dagster as dg
 import pytest
 
 from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.resources import force_run_config
 from jh_pipeline.definitions import build_definitions
 from jh_pipeline.store import LocalStore
 from tests.catalog.conftest import write_tree
 from tests.defs.e2e import metadata
-
-SEMESTER = "fall-2026"
+from tests.support.common import SEMESTER, free_port
 
 
 def make_repo(root: Path, classes: dict[str, str]) -> Path:
@@ -96,8 +96,6 @@ def test_unsatisfiable_class_fails_alone_and_publishes_nothing(
 def test_unreachable_channel_fails_in_one_line_naming_the_channel_and_setting(
     repo: Path, resources: dict[str, Any]
 ) -> None:
-    from tests.support.docker import free_port
-
     dead = f"http://127.0.0.1:{free_port()}/conda-forge"  # nothing listens there
     result = _materialize(_defs(repo, dead), ["demo/conda_env"], resources)
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -141,15 +139,57 @@ def test_cli_materialize_is_a_no_op_when_nothing_changed(repo: Path, local_chann
     assert LocalStore(tmp_path / "cli-store").list(f"{SEMESTER}/demo/past")
 
 
-def test_force_tag_re_solves_unchanged_inputs(repo: Path, local_channel: Any, resources: dict[str, Any]) -> None:
-    from jh_pipeline.defs.class_assets import FORCE_TAG
-
+def test_force_option_re_solves_unchanged_inputs(repo: Path, local_channel: Any, resources: dict[str, Any]) -> None:
     defs = _defs(repo, local_channel.url)
     first = metadata(_materialize(defs, ["demo/conda_env"], resources), "demo/conda_env")
     forced = dg.materialize(
         list(defs.assets or []), instance=dg.DagsterInstance.ephemeral(), resources=resources,
-        selection=dg.AssetSelection.assets(dg.AssetKey(["demo", "conda_env"])), tags={FORCE_TAG: "true"},
+        selection=dg.AssetSelection.assets(dg.AssetKey(["demo", "conda_env"])), run_config=force_run_config(),
     )
     again = metadata(forced, "demo/conda_env")
     assert again["skipped"] is False  # the semester rebuild re-solves even when nothing changed
     assert again["set_id"] != first["set_id"] and again["set_id"].startswith(first["set_id"] + "-")
+
+
+def test_semester_is_fixed_when_the_run_is_created(
+    tmp_path: Path, local_channel: Any, resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started on the last day of a term files its sets under that term, even when the clock has
+    moved on by the time a step runs: the steps read the run's creation day, not the clock."""
+    import datetime as real_datetime
+
+    from jh_pipeline.defs import context as context_module
+    from jh_pipeline.semester import semester_for
+
+    repo = tmp_path / "repo"
+    write_tree(repo / "requirements", {"requirements.txt": "six\n"},
+               {"nosem": {"class.yaml": 'target: base\npython_version: "3.11"\n', "requirements.txt": "attrs\n"}})
+
+    class NextTerm(real_datetime.date):
+        @classmethod
+        def today(cls) -> NextTerm:
+            return cls(2031, 2, 1)  # another term than the run's
+
+    monkeypatch.setattr(context_module, "date", NextTerm)
+    result = _materialize(_defs(repo, local_channel.url), ["nosem/conda_env"], resources)
+    assert result.success
+    created = real_datetime.datetime.now(real_datetime.timezone.utc).date()
+    semesters = {k.split("/")[0] for k in LocalStore(resources["store"].local_root).list()}
+    assert semesters == {semester_for(created)} != {semester_for(NextTerm.today())}
+
+
+def test_an_unreachable_store_fails_the_step_in_bounded_time_naming_the_setting(
+    repo: Path, local_channel: Any, resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jh_pipeline.defs.resources import ArtifactStoreResource
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    store = ArtifactStoreResource(backend="gcs", bucket="jh-envs", timeout=2)
+    started = time.monotonic()
+    result = _materialize(_defs(repo, local_channel.url), ["demo/conda_env"], {**resources, "store": store})
+    elapsed = time.monotonic() - started
+    assert not result.success and elapsed < 30, f"{elapsed:.0f}s"
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    description = failure.step_failure_data.user_failure_data.description
+    assert description.splitlines()[0].startswith("artifact store gs://jh-envs (emulator http://127.0.0.1:")
+    assert "(check JH_GCS_BUCKET" in description.splitlines()[0]

@@ -22,7 +22,7 @@ def test_every_class_has_its_assets(tree: Tree) -> None:
     }
     expected = {"common/requirements", "common/server_env", "common/server_image"}
     for name, target in catalog_classes.items():
-        expected |= {f"{name}/requirements", f"{name}/conda_env", f"{name}/image", f"{name}/release"}
+        expected |= {f"{name}/requirements", f"{name}/conda_env", f"{name}/image", f"{name}/release", f"{name}/production"}
         if target is Target.R_JULIA:
             expected.add(f"{name}/julia_env")
     assert keys == expected

@@ -12,7 +12,8 @@ import docker
 import pytest
 
 from jh_pipeline.images.resource import DockerResource
-from tests.defs.e2e import E2E, SEMESTER, check, metadata, run_class
+from tests.defs.e2e import E2E, check, metadata, run_class
+from tests.support.common import SEMESTER
 
 pytestmark = pytest.mark.docker
 
@@ -52,12 +53,14 @@ def test_base_class_builds_checks_pushes_and_releases(e2e: E2E, demo_release: dg
     release = metadata(result, "demo/release")
     repository = ref.rsplit(":", 1)[0]
     assert f"{repository}:latest" in release["tags"] and f"{repository}:{SEMESTER}" in release["tags"]
-    latest = e2e["store"].read_latest_manifest(SEMESTER, "demo")
+    latest = e2e.store.read_latest_manifest(SEMESTER, "demo")
     assert latest is not None and latest.set_id == image["image_tag"]
     assert "conda/conda-linux-64.lock" in latest.files
     assert "server/conda-lock.yml" in latest.files and "server/README.md" in latest.files  # the server env too
-    index = e2e["store"].read_bytes(f"{SEMESTER}/index.html").decode()  # the student index
-    assert "demo/latest/conda/environment.yml" in index and f"{repository}:latest" in index
+    index = e2e.store.read_bytes(f"{SEMESTER}/index.html").decode()  # the student index
+    # Students follow links into the immutable set, never into latest/ (which a release rewrites).
+    assert f"demo/past/{image['image_tag']}/conda/environment.yml" in index and f"{repository}:latest" in index
+    assert "demo/latest/conda/" not in index
 
     again = run_class(e2e, "demo")  # fresh instance, nothing changed: no solve, no build, no retag
     assert again.success
@@ -74,8 +77,8 @@ def test_failing_smoke_check_blocks_the_release(e2e: dict[str, Any]) -> None:
     assert "size_budget" in (smoke.description or "")
     assert metadata(result, "tiny/image")["pushed"] is False
     assert metadata(result, "tiny/release") == {}
-    assert e2e["store"].read_latest_manifest(SEMESTER, "tiny") is None
-    assert not DockerResource(registry=e2e["registry"]).tag_exists(f"{e2e['registry']}/tiny:latest")
+    assert e2e.store.read_latest_manifest(SEMESTER, "tiny") is None
+    assert not DockerResource(registry=e2e.registry).tag_exists(f"{e2e.registry}/tiny:latest")
 
 
 def test_image_runs_locally_with_the_readme_command(e2e: dict[str, Any]) -> None:
@@ -84,7 +87,7 @@ def test_image_runs_locally_with_the_readme_command(e2e: dict[str, Any]) -> None
     import time
     import urllib.request
 
-    ref = f"{e2e['registry']}/demo:latest"
+    ref = f"{e2e.registry}/demo:latest"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -104,3 +107,25 @@ def test_image_runs_locally_with_the_readme_command(e2e: dict[str, Any]) -> None
         assert "JupyterLab" in page, container.logs().decode()[-2000:]
     finally:
         container.remove(force=True)
+
+
+def test_unreachable_registry_fails_the_image_step_naming_it(e2e: E2E) -> None:
+    """The registry gone (a closed port): the image step fails at once, its first line naming the
+    registry and JH_REGISTRY, then the detail; nothing is solved or built first."""
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    resources = {**e2e.resources, "docker": DockerResource(registry=f"127.0.0.1:{port}", registry_timeout=3)}
+    started = time.monotonic()
+    result = dg.materialize(list(e2e.defs.assets or []), instance=dg.DagsterInstance.ephemeral(), resources=resources,
+                            selection=dg.AssetSelection.assets(dg.AssetKey(["demo", "image"])), raise_on_error=False)
+    assert not result.success
+    assert time.monotonic() - started < 30
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.step_failure_data.error.message)  # type: ignore[union-attr]
+    first, detail = message.split("\n", 1)
+    assert f"demo: registry 127.0.0.1:{port} (JH_REGISTRY) did not answer within 3s" in first
+    assert "refused" in detail.lower()

@@ -9,7 +9,8 @@ from typing import Any
 import docker
 import pytest
 
-from tests.defs.e2e import SEMESTER, check, make_e2e, metadata, run_class
+from tests.defs.e2e import check, make_e2e, metadata, run_class
+from tests.support.common import SEMESTER
 from tests.support.docker import free_port
 
 pytestmark = pytest.mark.docker

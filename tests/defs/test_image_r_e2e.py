@@ -8,14 +8,24 @@ from a local CRAN-like repository (tests/support/cran.py) served on 127.0.0.1.
 from __future__ import annotations
 
 import importlib.util
+import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import docker
 import pytest
 
+from jh_pipeline.defs.context import PipelineContext
+from jh_pipeline.defs.keys import SERVER_ENV_KEY, SERVER_IMAGE_KEY
+from jh_pipeline.defs.resources import EndpointsResource
+from jh_pipeline.definitions import build_definitions
 from jh_pipeline.images.resource import DockerResource
 from jh_pipeline.images.smoke import SMOKE_SCRIPT
-from tests.defs.e2e import E2E, SEMESTER, check, make_e2e, metadata, run_class
+from tests.defs.e2e import E2E, check, make_e2e, metadata, run_class
+from tests.support.common import SEMESTER
+from tests.images.canary import image_contains, write_canary_ca
 from tests.support.cran import LocalCran
 
 pytestmark = pytest.mark.docker
@@ -42,14 +52,24 @@ def _class(packages_r: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def canary(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """The extra CA bundle of this module's builds: the host's bundle + a canary certificate."""
+    path = tmp_path_factory.mktemp("canary") / "extra-ca.crt"
+    return path, write_canary_ca(path)
+
+
+@pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: str, foundation_image: str,
-        local_cran: LocalCran) -> E2E:  # noqa: F811 (fixture)
-    return make_e2e(tmp_path_factory.mktemp("r-e2e"), {"rdemo": _class(PACKAGES_R), "rbroken": _class(BROKEN_PACKAGES_R)},
-                    channel_url=local_channel.url, registry=registry, foundation_image=foundation_image,
-                    cran_repo=local_cran.url)
+        local_cran: LocalCran, canary: tuple[Path, bytes]) -> E2E:  # noqa: F811 (fixture)
+    e2e = make_e2e(tmp_path_factory.mktemp("r-e2e"), {"rdemo": _class(PACKAGES_R)},
+                   channel_url=local_channel.url, registry=registry, foundation_image=foundation_image,
+                   cran_repo=local_cran.url)
+    e2e.resources["endpoints"] = EndpointsResource(base_image=foundation_image, extra_ca_bundle=str(canary[0]),
+                                                   cran_repo=local_cran.url)
+    return e2e
 
 
-def test_r_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
+def test_r_class_builds_checks_pushes_and_releases(e2e: E2E, canary: tuple[Path, bytes]) -> None:
     result = run_class(e2e, "rdemo")
     assert result.success
     smoke = check(result, "smoke_tests")
@@ -84,16 +104,63 @@ def test_r_class_builds_checks_pushes_and_releases(e2e: dict[str, Any]) -> None:
 
     release = metadata(result, "rdemo/release")
     assert f"{ref.rsplit(':', 1)[0]}:latest" in release["tags"]
-    latest = e2e["store"].read_latest_manifest(SEMESTER, "rdemo")
+    latest = e2e.store.read_latest_manifest(SEMESTER, "rdemo")
     assert latest is not None and latest.set_id == image["image_tag"]
 
+    # The canary certificate passed as the extra CA bundle is in no layer of the pushed image (as
+    # pulled back from the registry); it is in the helper stage that installed packages.R (the
+    # check can fail), which only the build cache holds.
+    client = docker.from_env()
+    client.images.remove(ref, force=True)
+    client.images.pull(ref.rsplit(":", 1)[0], tag=ref.rsplit(":", 1)[1])
+    assert not image_contains(client, ref, canary[1])
+    cache = DockerResource(registry=e2e.registry).cache_repository_of("rdemo")
+    assert image_contains(client, f"{cache}:r_packages", canary[1])
 
-def test_package_that_does_not_install_fails_the_build_and_is_named(e2e: dict[str, Any]) -> None:
-    result = run_class(e2e, "rbroken", ("conda_env", "image"))
+
+def _step_cached(log: list[str], pattern: str) -> bool:
+    for i, line in enumerate(log):
+        if re.match(r"Step \d+/\d+ : ", line) and re.search(pattern, line):
+            return any("Using cache" in later for later in log[i + 1:i + 3])
+    raise AssertionError(f"no step matching {pattern!r} in the build log")
+
+
+def test_pip_only_change_does_not_run_the_r_install(e2e: E2E, local_channel: Any) -> None:
+    """From the build log: after a pip-only change of an r_lang class the pip step runs again, and
+    the step that runs packages.R is taken from the cache."""
+    if not metadata(run_class(e2e, "rdemo", ("conda_env", "image")), "rdemo/image").get("image_tag"):
+        pytest.fail("rdemo did not build: see test_r_class_builds_checks_pushes_and_releases")
+    (e2e.root / "repo" / "requirements" / "classes" / "rdemo" / "requirements.pip.txt").write_text("tabulate==0.9.0\n")
+    defs = build_definitions(PipelineContext(e2e.root / "repo", channel_map={"conda-forge": local_channel.url}))
+    instance = dg.DagsterInstance.ephemeral()
+    keys = [SERVER_ENV_KEY, SERVER_IMAGE_KEY, dg.AssetKey(["rdemo", "conda_env"]), dg.AssetKey(["rdemo", "image"])]
+    result = dg.materialize(list(defs.assets or []), instance=instance, resources=e2e.resources,
+                            selection=dg.AssetSelection.assets(*keys), raise_on_error=False)
+    assert result.success
+    assert metadata(result, "rdemo/image")["skipped"] is False
+    log = [str(e.user_message) for e in instance.all_logs(result.run_id)]
+    assert not _step_cached(log, r"--prefix /opt/jh-pip")  # the pip lock changed: pip ran
+    assert _step_cached(log, r"run-packages-r\.R /tmp/jh-r/packages\.R")  # packages.R did not
+    assert not any("packages.R: all requested packages are installed" in line for line in log)
+
+
+def test_package_that_does_not_install_fails_the_build_and_is_named(e2e: E2E, local_channel: Any) -> None:
+    """packages.R of the released class now names a package no repository has: the build fails
+    naming it, nothing is pushed, and the class's release stays what it was."""
+    docker_ = DockerResource(registry=e2e.registry)
+    before = e2e.store.read_latest_manifest(SEMESTER, "rdemo")
+    latest = docker_.remote_digest(f"{e2e.registry}/rdemo:latest")
+    if before is None or latest is None:
+        pytest.fail("rdemo was not released: see test_r_class_builds_checks_pushes_and_releases")
+    (e2e.root / "repo" / "requirements" / "classes" / "rdemo" / "packages.R").write_text(BROKEN_PACKAGES_R)
+    defs = build_definitions(PipelineContext(e2e.root / "repo", channel_map={"conda-forge": local_channel.url}))
+    result = run_class(replace(e2e, defs=defs), "rdemo")
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
     text = "\n".join(str(e.step_failure_data.error) for e in failures)  # type: ignore[union-attr]
     assert "these packages did not install: notOnCran" in text, text[-3000:]
     assert "jhdemo" not in text.split("these packages did not install:")[1].splitlines()[0]
-    assert metadata(result, "rbroken/image") == {}
-    assert not DockerResource(registry=e2e["registry"]).tag_exists(f"{e2e['registry']}/rbroken:latest")
+    assert metadata(result, "rdemo/image") == {} and metadata(result, "rdemo/release") == {}
+    after = e2e.store.read_latest_manifest(SEMESTER, "rdemo")
+    assert after is not None and after.set_id == before.set_id
+    assert docker_.remote_digest(f"{e2e.registry}/rdemo:latest") == latest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,6 @@ from jh_pipeline.envs.conda import (
     Solution,
     UnsatisfiableError,
     check_platform,
-    install_lock,
     lock_hash,
     render_environment_nb_yml,
     render_environment_yml,
@@ -70,20 +70,30 @@ def test_highest_version_unless_pinned(local_channel: LocalChannel, rattler_cach
     assert exact_python.specs[-1] == f"python=={local_channel.python_version}"
 
 
-def test_channel_name_resolves_against_alias_env(
-    local_channel: LocalChannel, rattler_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(conda.CHANNEL_ALIAS_ENV, local_channel.alias)
-    solved = solve_lock(["six"], [local_channel.name], "3.11", cache_dir=rattler_cache / "repodata")
+def test_channel_name_resolves_against_the_alias(local_channel: LocalChannel, rattler_cache: Path) -> None:
+    solved = solve_lock(
+        ["six"], [local_channel.name], "3.11", cache_dir=rattler_cache / "repodata", alias=local_channel.alias
+    )
     assert solved.channels == (local_channel.name,)
     assert solved.channel_urls == (local_channel.url + "/",)
     assert all(r.url.startswith(local_channel.url + "/") for r in solved.records)
 
 
+# The image's installer, run here the way the Dockerfile runs it (a script of the build context).
+INSTALLER = Path(__file__).resolve().parents[2] / "jh_pipeline" / "images" / "scripts" / "install-conda-lock.py"
+
+
+def install_lock(lock: Path, prefix: Path, cache_dir: Path) -> list[str]:
+    """Run install-conda-lock.py; return the `name version build` lines it reports."""
+    out = subprocess.run([sys.executable, str(INSTALLER), str(lock), str(prefix), "--cache-dir", str(cache_dir)],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.strip() for line in out.splitlines() if line.startswith("  ")]
+
+
 def test_install_lock_makes_a_working_env(env_files: dict[str, Path], solution: Solution, tmp_path: Path, rattler_cache: Path) -> None:
     prefix = tmp_path / "env"
     installed = install_lock(env_files["conda-lock.yml"], prefix, cache_dir=rattler_cache / "pkgs")
-    assert {r.name.normalized for r in installed} == _names(solution)
+    assert {line.split()[0] for line in installed} == _names(solution)
 
     code = f"import {IMPORTS}, sys, sysconfig; print(sys.prefix); print(sysconfig.get_paths()['purelib']); print(six.__file__)"
     out = subprocess.run([prefix / "bin" / "python", "-c", code], check=True, capture_output=True, text=True, env={})
@@ -223,3 +233,11 @@ def test_offline_env_does_not_depend_on_cwd(env_files: dict[str, Path], tmp_path
         check=True, capture_output=True, text=True, cwd="/", env={"PATH": os.defpath},
     )
     assert "1  2" in out.stdout
+
+
+def test_installer_refuses_a_platform_the_lock_lacks(env_files: dict[str, Path], tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(INSTALLER), str(env_files["conda-lock.yml"]), str(tmp_path / "env"),
+                           "--platform", "osx-arm64"], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "platform 'osx-arm64' not in the lock (it has: linux-64)" in proc.stderr
+    assert not (tmp_path / "env").exists()

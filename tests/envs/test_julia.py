@@ -20,7 +20,7 @@ from jh_pipeline.envs.julia import (
     julia_packages_from_manifest,
     manifest_julia_version,
     resolve_julia_env,
-    runner_from_env,
+    julia_runner,
     verify_sha256,
 )
 
@@ -121,14 +121,15 @@ def test_missing_env_files_and_empty_lists_are_errors(tmp_path: Path) -> None:
         resolve_julia_env([], "1.10", tmp_path, SilentRunner())
 
 
-def test_runner_from_env() -> None:
-    docker_runner = runner_from_env("1.10.10", {})
+def test_runner_from_settings() -> None:
+    docker_runner = julia_runner("1.10.10")
     assert isinstance(docker_runner, DockerJuliaRunner) and docker_runner.image == "julia:1.10.10"
-    assert runner_from_env("1.10.10", {"JH_JULIA_IMAGE": "mirror.local/julia:1.10.10"}).image == "mirror.local/julia:1.10.10"  # type: ignore[attr-defined]
-    tarball = runner_from_env("1.10.10", {"JH_JULIA_URL": "https://x/j.tar.gz", "JH_JULIA_SHA256": "ab" * 32})
+    assert julia_runner("1.10.10", image="mirror.local/julia:1.10.10").image == "mirror.local/julia:1.10.10"  # type: ignore[attr-defined]
+    tarball = julia_runner("1.10.10", url="https://x/j.tar.gz", sha256="ab" * 32, pkg_server="https://pkg.local")
     assert isinstance(tarball, TarballJuliaRunner) and tarball.sha256 == "ab" * 32
+    assert tarball.pkg_server == "https://pkg.local" and tarball.ca_bundle is None
     with pytest.raises(ValueError, match="JH_JULIA_SHA256"):
-        runner_from_env("1.10.10", {"JH_JULIA_URL": "https://x/j.tar.gz"})
+        julia_runner("1.10.10", url="https://x/j.tar.gz")
 
 
 # ---------------------------------------------------------------- Manifest parsing
@@ -160,8 +161,13 @@ def test_manifest_v1_and_bad_input() -> None:
 @pytest.mark.online
 def test_real_julia_resolution(tmp_path: Path) -> None:
     """Docker Hub's julia image (or JH_JULIA_URL + JH_JULIA_SHA256) and the General registry."""
+    from jh_pipeline.settings import EndpointSettings
+
     version = os.environ.get("JH_TEST_JULIA_VERSION", "1.10.10")
-    env = resolve_julia_env(["IJulia", "JSON"], version, tmp_path)
+    endpoints = EndpointSettings.from_environ(os.environ)
+    runner = julia_runner(version, url=endpoints.julia_url, sha256=endpoints.julia_sha256, image=endpoints.julia_image,
+                          ca_bundle=endpoints.extra_ca_bundle, pkg_server=endpoints.julia_pkg_server)
+    env = resolve_julia_env(["IJulia", "JSON"], version, tmp_path, runner)
     assert {"IJulia", "JSON"} <= env.packages.keys()
     assert env.julia_version is not None and env.julia_version.startswith(version.rsplit(".", 1)[0])
     assert 'IJulia = "7073ff75-c697-5162-941a-fcdaad2a7d2a"' in env.project_toml

@@ -96,11 +96,14 @@ def test_empty_and_unknown_reports() -> None:
         parse_pip_report({"version": "0", "install": []})
 
 
-def test_config_from_env_and_pip_args(tmp_path: Path) -> None:
-    assert PipIndexConfig.from_env({}) == PipIndexConfig(DEFAULT_INDEX_URL, None)
-    config = PipIndexConfig.from_env(
+def test_config_from_settings_and_pip_args(tmp_path: Path) -> None:
+    from jh_pipeline.settings import EndpointSettings
+
+    assert PipIndexConfig.of() == PipIndexConfig(DEFAULT_INDEX_URL, None)
+    endpoints = EndpointSettings.from_environ(
         {"JH_PIP_INDEX_URL": "https://mirror.example/simple", "JH_EXTRA_CA_BUNDLE": "/ca.pem"}
     )
+    config = PipIndexConfig.of(endpoints.pip_index_url, endpoints.extra_ca_bundle)
     args = pip_args(tmp_path / "r.txt", tmp_path / "report.json", config, python_version="3.12", target_dir=tmp_path)
     assert args[:3] == ["install", "--dry-run", "--ignore-installed"]
     assert args[args.index("--index-url") + 1] == "https://mirror.example/simple"
@@ -129,7 +132,7 @@ def test_mismatched_origins_are_rejected() -> None:
 
 
 def _real_config() -> PipIndexConfig:
-    config = PipIndexConfig.from_env()
+    config = PipIndexConfig.of(os.environ.get("JH_PIP_INDEX_URL", ""), os.environ.get("JH_EXTRA_CA_BUNDLE", ""))
     system_bundle = "/etc/ssl/certs/ca-certificates.crt"  # trusts a TLS-inspecting proxy's CA if any
     if config.ca_bundle is None and Path(system_bundle).exists():
         return PipIndexConfig(config.index_url, system_bundle)

@@ -56,7 +56,8 @@ def test_one_workflow_per_class_of_the_seeded_tree(repo: Path) -> None:
 
     changed = generate(repo)
 
-    expected = sorted([workflows_of(repo) / f"{key}.yml" for key in keys] + [workflows_of(repo) / "preflight.yml"])
+    expected = sorted([workflows_of(repo) / f"{key}.yml" for key in keys]
+                      + [workflows_of(repo) / "preflight.yml", workflows_of(repo) / "production.yml"])
     assert sorted(changed) == expected
     assert sorted(workflows_of(repo).iterdir()) == expected
     assert all(p.read_text().splitlines()[0] == HEADER for p in expected)
@@ -93,10 +94,12 @@ def test_stale_generated_workflows_go_and_hand_written_ones_stay(repo: Path) -> 
     hand_written = workflows_of(repo) / "tests.yml"
     hand_written.write_text("name: tests\non: push\n")
 
-    assert generate(repo, check=True) == [stale]
+    production = workflows_of(repo) / "production.yml"  # its class list loses neur1630
+    assert generate(repo, check=True) == [production, stale]
     assert stale.exists()
-    assert generate(repo) == [stale]
+    assert generate(repo) == [production, stale]
     assert not stale.exists()
+    assert '"neur1630"' not in production.read_text() and '"apma0365"' in production.read_text()
     assert hand_written.read_text() == "name: tests\non: push\n"
 
 
@@ -118,6 +121,21 @@ def test_no_classes_is_refused_rather_than_deleting_every_workflow(repo: Path) -
     with pytest.raises(ValueError, match="no class folders"):
         generate(repo)
     assert sorted(workflows_of(repo).iterdir()) == before
+
+
+def test_production_workflow_moves_any_class_by_dispatch(repo: Path) -> None:
+    generate(repo)
+    text = (workflows_of(repo) / "production.yml").read_text()
+    data = yaml.safe_load(text)
+    triggers = data.get("on", data.get(True))
+    assert list(triggers) == ["workflow_dispatch"]  # only by hand: a push never moves production
+    inputs = triggers["workflow_dispatch"]["inputs"]
+    assert inputs["class"]["options"] == sorted(load_catalog(repo / "requirements").classes)
+    assert inputs["action"]["options"] == ["promote", "rollback"]
+    assert data["concurrency"]["group"] == "jh-class-${{ inputs.class }}"  # the class workflows' group
+    run = data["jobs"]["production"]["steps"][-1]["run"]
+    assert 'jh-pipeline "$ACTION" "$CLASS" ${TARGET:+--target "$TARGET"}' in run
+    assert "${{ inputs." not in run  # inputs reach the shell as variables, never as code
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -189,12 +207,12 @@ def test_workflow_content(repo: Path, auth: str) -> None:
             assert text.count("secrets.") == 1  # only handed to the auth action
 
         (materialize,) = [s for s in steps if "materialize-class.sh" in s.get("run", "")]
-        assert materialize["run"] == f"bash scripts/ci/materialize-class.sh {key}"
+        assert materialize["run"] == f'bash scripts/ci/materialize-class.sh {key} --force="$FORCE_RESOLVE"'
         assert materialize["env"] == {
             "JH_STORE_BACKEND": "gcs",
             "JH_GCS_BUCKET": "${{ vars.JH_GCS_BUCKET }}",
             "JH_REGISTRY": "${{ vars.JH_REGISTRY }}",
-            "JH_FORCE_RESOLVE": "${{ inputs.force_resolve }}",
+            "FORCE_RESOLVE": "${{ inputs.force_resolve }}",
         }
         upload = steps[-1]
         assert upload["uses"] == "actions/upload-artifact@v4"
@@ -262,7 +280,7 @@ def real_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_generated_workflows_pass_actionlint(repo: Path, auth: str) -> None:
     generate(repo, settings=WorkflowSettings(gcp_auth=auth))  # type: ignore[arg-type]
     paths = sorted(workflows_of(repo).iterdir())
-    assert len(paths) == 11  # one per class, and preflight.yml
+    assert len(paths) == 12  # one per class, preflight.yml and production.yml
 
     assert real_findings(actionlint(paths)) == []
 
@@ -282,58 +300,64 @@ def test_actionlint_harness_reports_problems(tmp_path: Path) -> None:
 # --- scripts/ci/materialize-class.sh --------------------------------------------------------
 
 # Two classes (one a prefix of the other) plus an unrelated asset; each asset leaves a marker
-# file holding the JH_FORCE_RESOLVE it saw.
+# file holding the run_options.force its run was given (run config), like the pipeline's assets.
 _DEFS = '''
 import os
 from pathlib import Path
 import dagster as dg
 
-def marker(name):
+class RunOptions(dg.ConfigurableResource):
+    force: bool = False
+
+def marker(name, context):
     out = Path(os.environ["MARKERS"])
     out.mkdir(parents=True, exist_ok=True)
-    (out / name).write_text(os.environ.get("JH_FORCE_RESOLVE", "unset"))
+    (out / name).write_text(str(context.resources.run_options.force).lower())
+
+ASSET = dict(required_resource_keys={"run_options"})
 
 def class_assets(cls):
     @dg.observable_source_asset(key=[cls, "requirements"], tags={"class": cls})
     def requirements():
         return dg.DataVersion("v1")
 
-    @dg.asset(key=[cls, "conda_env"], deps=[requirements.key], tags={"class": cls})
-    def conda_env():
-        marker(f"{cls}.conda_env")
+    @dg.asset(key=[cls, "conda_env"], deps=[requirements.key], tags={"class": cls}, **ASSET)
+    def conda_env(context):
+        marker(f"{cls}.conda_env", context)
 
-    @dg.asset(key=[cls, "image"], deps=[conda_env], tags={"class": cls})
-    def image():
-        marker(f"{cls}.image")
+    @dg.asset(key=[cls, "image"], deps=[conda_env], tags={"class": cls}, **ASSET)
+    def image(context):
+        marker(f"{cls}.image", context)
 
     return [requirements, conda_env, image]
 
-@dg.asset(key=["common", "other"])
-def other():
-    marker("common.other")
+@dg.asset(key=["common", "other"], **ASSET)
+def other(context):
+    marker("common.other", context)
 
-@dg.asset(key=["common", "server_env"])
-def server_env():
-    marker("common.server_env")
+@dg.asset(key=["common", "server_env"], **ASSET)
+def server_env(context):
+    marker("common.server_env", context)
 
-@dg.asset(key=["common", "server_image"], deps=[server_env])
-def server_image():
-    marker("common.server_image")
+@dg.asset(key=["common", "server_image"], deps=[server_env], **ASSET)
+def server_image(context):
+    marker("common.server_image", context)
 
 @dg.observable_source_asset(key=["halfbroken", "requirements"], tags={"class": "halfbroken"})
 def halfbroken_requirements():
     return dg.DataVersion("v1")
 
-@dg.asset(key=["halfbroken", "conda_env"], deps=[halfbroken_requirements.key], tags={"class": "halfbroken"})
-def halfbroken_env():
-    marker("halfbroken.conda_env")
+@dg.asset(key=["halfbroken", "conda_env"], deps=[halfbroken_requirements.key], tags={"class": "halfbroken"}, **ASSET)
+def halfbroken_env(context):
+    marker("halfbroken.conda_env", context)
 
 @dg.asset(key=["broken", "image"], tags={"class": "broken"})
 def broken_image():
     raise RuntimeError("build failed")
 
 defs = dg.Definitions(assets=[*class_assets("alpha"), *class_assets("alpha_two"), other, server_env, server_image,
-                              halfbroken_requirements, halfbroken_env, broken_image])
+                              halfbroken_requirements, halfbroken_env, broken_image],
+                     resources={"run_options": RunOptions()})
 '''
 
 
@@ -372,7 +396,7 @@ def test_unknown_class_materializes_nothing(guard_env: dict[str, str]) -> None:
     assert markers(guard_env) == {}
 
 
-@pytest.mark.parametrize("args", [[""], [], ["alpha/*"], ["tag:class=alpha"], ["alpha", "beta"]])
+@pytest.mark.parametrize("args", [[""], [], ["alpha/*"], ["tag:class=alpha"], ["alpha", "beta"], ["alpha", "--forse"]])
 def test_bad_arguments_are_refused_before_dagster_runs(guard_env: dict[str, str], args: list[str]) -> None:
     done = run_script(guard_env, *args)
 
@@ -382,7 +406,7 @@ def test_bad_arguments_are_refused_before_dagster_runs(guard_env: dict[str, str]
 
 
 def test_known_class_materializes_only_its_assets(guard_env: dict[str, str]) -> None:
-    done = run_script({**guard_env, "JH_FORCE_RESOLVE": "true"}, "alpha")
+    done = run_script(guard_env, "alpha", "--force=true")
 
     assert done.returncode == 0, done.stderr
     # the class's assets and the shared server env and image it builds on; not alpha_two, not common/other
@@ -390,8 +414,16 @@ def test_known_class_materializes_only_its_assets(guard_env: dict[str, str]) -> 
                                   "common.server_env": "true", "common.server_image": "true"}
 
 
+def test_without_force_the_run_is_not_forced(guard_env: dict[str, str]) -> None:
+    done = run_script(guard_env, "alpha_two", "--force=")  # a push event: the dispatch input is empty
+
+    assert done.returncode == 0, done.stderr
+    assert markers(guard_env) == {"alpha_two.conda_env": "false", "alpha_two.image": "false",
+                                  "common.server_env": "false", "common.server_image": "false"}
+
+
 def test_a_class_with_errors_is_named_and_nothing_runs(guard_env: dict[str, str]) -> None:
-    done = run_script({**guard_env, "JH_FORCE_RESOLVE": ""}, "halfbroken")
+    done = run_script(guard_env, "halfbroken")
 
     assert done.returncode != 0
     assert "class halfbroken has errors; run jh-pipeline validate" in done.stderr
@@ -399,7 +431,7 @@ def test_a_class_with_errors_is_named_and_nothing_runs(guard_env: dict[str, str]
 
 
 def test_a_failed_asset_fails_the_script(guard_env: dict[str, str]) -> None:
-    done = run_script({**guard_env, "JH_FORCE_RESOLVE": ""}, "broken")
+    done = run_script(guard_env, "broken")
 
     assert done.returncode != 0
     assert set(markers(guard_env)) <= {"common.server_env", "common.server_image"}  # no class asset ran
@@ -417,6 +449,7 @@ def test_check_says_missing_differs_and_stale(repo: Path) -> None:
     assert [i.format() for i in check_workflows(repo)] == [
         f"differs: {edited}",
         f"missing: {workflows_of(repo) / 'php2650.yml'}",
+        f"differs: {workflows_of(repo) / 'production.yml'}",  # its class list still names neur1630
         f"stale: {workflows_of(repo) / 'neur1630.yml'}: its class folder is gone",
     ]
 
