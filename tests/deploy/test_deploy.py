@@ -1,14 +1,18 @@
 """The Dagster deployment in deploy/: compose file, instance config, workspace, deployment image.
 
 Nothing here starts a container or touches the Docker engine: `docker-compose config` only parses
-and interpolates the file.
+and interpolates the file. tests/deploy/test_deployment.py starts the deployment for real.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,18 @@ ENV_EXAMPLE = DEPLOY / "env.example"
 INSTANCE_YAML = DEPLOY / "dagster.yaml"
 WORKSPACE_YAML = DEPLOY / "workspace.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
+RENDER = REPO_ROOT / "scripts" / "deploy" / "render_instance.py"
+
+
+def _load_render() -> Any:
+    spec = importlib.util.spec_from_file_location("render_instance", RENDER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+render_instance = _load_render()
 
 SERVICES = {"postgres", "codelocation", "webserver", "daemon"}
 DAGSTER_SERVICES = SERVICES - {"postgres"}
@@ -116,48 +132,84 @@ def test_compose_environment_feeds_the_run_launcher(compose_config: tuple[str, d
     assert "gcp_sa_key" in config["secrets"]
 
 
+def _container_context(config: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(config["services"]["codelocation"]["environment"]["DAGSTER_CONTAINER_CONTEXT"])["docker"])
+
+
 def test_compose_names_what_run_containers_join(compose_config: tuple[str, dict[str, Any]]) -> None:
-    """Run containers are created by the daemon, outside compose: the network and the volumes
-    dagster.yaml gives them must exist under those exact names."""
+    """Run containers are created by the daemon, outside compose: the network (JH_RUN_NETWORK) and
+    the volumes the code location's container context gives them must exist under those names."""
     _, config = compose_config
     launcher = _instance_yaml()["run_launcher"]["config"]
+    assert launcher["network"] == {"env": "JH_RUN_NETWORK"}
     network_names = {net.get("name", key) for key, net in config["networks"].items()}
-    assert launcher["network"] in network_names
+    for name in DAGSTER_SERVICES:
+        assert config["services"][name]["environment"]["JH_RUN_NETWORK"] in network_names
     for name in SERVICES:
         assert set(config["services"][name]["networks"]) == set(config["networks"])
     volume_names = {vol.get("name", key) for key, vol in config["volumes"].items()}
-    run_volumes = launcher["container_kwargs"]["volumes"]
-    assert SOCKET_MOUNT in run_volumes
+    run_volumes = _container_context(config)["container_kwargs"]["volumes"]
+    # The context's list replaces the launcher's (a shallow merge): the socket must be in both.
+    assert SOCKET_MOUNT in run_volumes and SOCKET_MOUNT in launcher["container_kwargs"]["volumes"]
     for mount in run_volumes:
         source = mount.split(":")[0]
         if not source.startswith("/"):
             assert source in volume_names, source
-    # The secret the services see is the file the run containers mount.
+    # The secret the services see is the file the run containers mount; the logs the webserver reads
+    # are where the runs write them.
     secret_file = Path(config["secrets"]["gcp_sa_key"]["file"])
     assert f"{secret_file.parent}:/run/secrets:ro" in run_volumes
     assert secret_file.name == "gcp_sa_key"
+    log_dir = config["services"]["webserver"]["environment"]["DAGSTER_COMPUTE_LOG_DIR"]
+    assert f"jh_pipeline_logs:{log_dir}" in run_volumes
+    targets = [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in config["services"]["webserver"]["volumes"]]
+    assert log_dir in targets
 
 
-def test_env_example_covers_the_compose_variables() -> None:
+def test_code_location_container_context_loads(compose_config: tuple[str, dict[str, Any]]) -> None:
+    from dagster_docker.container_context import DockerContainerContext
+
+    _, config = compose_config
+    raw = config["services"]["codelocation"]["environment"]["DAGSTER_CONTAINER_CONTEXT"]
+    context = DockerContainerContext.create_from_config(json.loads(raw))
+    assert SOCKET_MOUNT in context.container_kwargs["volumes"]
+
+
+def test_env_example_covers_the_compose_variables(compose_config: tuple[str, dict[str, Any]]) -> None:
+    """Every setting forwarded to run containers is either a deploy/.env setting or fixed by the
+    compose file itself (database host, network, log directory)."""
     example = {
         line.split("=", 1)[0]
         for line in ENV_EXAMPLE.read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     }
     forwarded = set(_instance_yaml()["run_launcher"]["config"]["env_vars"])
-    assert forwarded <= example, forwarded - example
+    fixed = {name for name in forwarded if re.search(rf"^  {name}: [^$]*$", COMPOSE_FILE.read_text(), re.M)}
+    assert fixed == {"DAGSTER_POSTGRES_HOST", "DAGSTER_POSTGRES_PORT", "DAGSTER_COMPUTE_LOG_DIR", "JH_RUN_NETWORK"}
+    assert forwarded - fixed <= example, forwarded - fixed - example
+    for name in render_instance.OVERRIDES:
+        assert name in example, name
+        assert name in compose_config[1]["services"]["daemon"]["environment"], name
 
 
 # --- (2) the instance config ---------------------------------------------------------------------
+
+
+SITE_ENV = {**POSTGRES_ENV, "DAGSTER_POSTGRES_HOST": "postgres", "DAGSTER_POSTGRES_PORT": "5432",
+            "DAGSTER_COMPUTE_LOG_DIR": "/opt/dagster/logs", "JH_RUN_NETWORK": "jh_pipeline"}
 
 
 @pytest.fixture()
 def instance_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     from dagster._core.instance.config import dagster_instance_config
 
-    for key, value in POSTGRES_ENV.items():
+    for key, value in SITE_ENV.items():
         monkeypatch.setenv(key, value)
-    shutil.copy(INSTANCE_YAML, tmp_path / "dagster.yaml")
+    for key in render_instance.OVERRIDES:
+        monkeypatch.delenv(key, raising=False)
+    proc = subprocess.run([sys.executable, str(RENDER), str(INSTANCE_YAML), str(tmp_path / "dagster.yaml")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
     config, custom_class = dagster_instance_config(str(tmp_path), config_filename="dagster.yaml")
     assert custom_class is None
     return dict(config)
@@ -167,7 +219,9 @@ def test_instance_config_validates_against_dagster_schema(instance_config: dict[
     assert set(instance_config["storage"]) == {"postgres"}
     assert instance_config["telemetry"] == {"enabled": False}
     assert instance_config["run_launcher"]["class"] == "DockerRunLauncher"
-    assert instance_config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert instance_config["run_coordinator"]["class"] == "ClassQueuedRunCoordinator"
+    assert instance_config["run_monitoring"]["enabled"] is True
+    assert instance_config["run_retries"] == {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": False}
 
 
 def test_postgres_storage_resolves_from_env(instance_config: dict[str, Any]) -> None:
@@ -179,7 +233,7 @@ def test_postgres_storage_resolves_from_env(instance_config: dict[str, Any]) -> 
     processed = process_config(pg_config(), postgres)
     assert processed.success, processed.errors
     url = pg_url_from_config(processed.value)
-    assert url == "postgresql://dagster:s3cret@postgres:5432/dagster"
+    assert url == "postgresql+psycopg2://dagster:s3cret@postgres:5432/dagster"
 
 
 def _processed(section: dict[str, Any]) -> tuple[type, Any]:
@@ -214,14 +268,20 @@ def test_run_coordinator_and_compute_logs_load(instance_config: dict[str, Any]) 
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster._serdes.config_class import ConfigurableClassData
 
+    from jh_pipeline.defs.automation import ClassQueuedRunCoordinator
+
     section = instance_config["run_coordinator"]
     cls, value = _processed(section)
-    assert cls is QueuedRunCoordinator
+    assert cls is ClassQueuedRunCoordinator and issubclass(cls, QueuedRunCoordinator)
     coordinator = ConfigurableClassData(section["module"], section["class"], yaml.safe_dump(section["config"])).rehydrate(QueuedRunCoordinator)
-    assert coordinator.get_run_queue_config().max_concurrent_runs == value["max_concurrent_runs"] == 2
+    assert isinstance(coordinator, ClassQueuedRunCoordinator)
+    queue = coordinator.get_run_queue_config()
+    assert queue.max_concurrent_runs == value["max_concurrent_runs"] == 2
+    # One run per class at a time: the limit applies to each value of the `class` tag.
+    assert queue.tag_concurrency_limits == [{"key": "class", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
     cls, value = _processed(instance_config["compute_logs"])
     assert cls.__name__ == "LocalComputeLogManager"
-    assert value["base_dir"] == "/opt/dagster/logs"
+    assert value["base_dir"] == "/opt/dagster/logs"  # DAGSTER_COMPUTE_LOG_DIR
 
 
 def test_pyproject_declares_the_deploy_extra() -> None:
@@ -249,7 +309,11 @@ def test_dockerfile_installs_the_configs_where_the_services_read_them() -> None:
     text = DOCKERFILE.read_text()
     assert '"./[deploy]"' in text
     assert "DAGSTER_HOME=/opt/dagster/dagster_home" in text
-    assert "COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml" in text
+    # The entrypoint writes $DAGSTER_HOME/dagster.yaml from this copy (scripts/deploy/entrypoint.sh).
+    assert "COPY deploy/dagster.yaml deploy/dagster.yaml" in text
+    entrypoint = (REPO_ROOT / "scripts" / "deploy" / "entrypoint.sh").read_text()
+    assert '"$app/deploy/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"' in entrypoint
+    assert 'ENTRYPOINT ["/opt/dagster/app/scripts/deploy/entrypoint.sh"]' in text
     assert "COPY deploy/workspace.yaml /opt/dagster/app/workspace.yaml" in text
     assert "JH_REPO_ROOT=/opt/dagster/app" in text
     for path in ("requirements/", "Dockerfile", "scripts/"):  # what the code location reads
@@ -273,3 +337,36 @@ def test_workspace_points_at_the_code_location_service(compose_config: tuple[str
     assert command[command.index("-p") + 1] == str(grpc["port"])
     assert command[command.index("-m") + 1] == "jh_pipeline.definitions"
     assert grpc["location_name"] == "jh_pipeline"
+
+
+# --- (5) scripts/deploy/render_instance.py -------------------------------------------------------
+
+
+def test_render_takes_the_integer_settings_from_the_environment() -> None:
+    config = yaml.safe_load(INSTANCE_YAML.read_text())
+    env = {"JH_MAX_CONCURRENT_RUNS": "3", "JH_RUN_MONITOR_POLL_SECONDS": "5", "JH_RUN_MAX_RETRIES": "",
+           "JH_RUN_START_TIMEOUT_SECONDS": " 45 "}
+    out = render_instance.render(config, env)
+    assert out["run_coordinator"]["config"]["max_concurrent_runs"] == 3
+    assert out["run_monitoring"]["poll_interval_seconds"] == 5
+    assert out["run_monitoring"]["start_timeout_seconds"] == 45
+    assert out["run_retries"]["max_retries"] == 1  # empty: the file's value
+    with pytest.raises(ValueError, match="JH_RUN_MONITOR_POLL_SECONDS='soon'"):
+        render_instance.render(config, {"JH_RUN_MONITOR_POLL_SECONDS": "soon"})
+
+
+def test_render_script_writes_a_loadable_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster._core.instance.config import dagster_instance_config
+
+    for key, value in SITE_ENV.items():
+        monkeypatch.setenv(key, value)
+    env = {**os.environ, "JH_RUN_MONITOR_POLL_SECONDS": "7", "JH_MAX_CONCURRENT_RUNS": "4"}
+    proc = subprocess.run([sys.executable, str(RENDER), str(INSTANCE_YAML), str(tmp_path / "dagster.yaml")],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    config, _ = dagster_instance_config(str(tmp_path), config_filename="dagster.yaml")
+    assert config["run_monitoring"]["poll_interval_seconds"] == 7
+    assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 4
+    bad = subprocess.run([sys.executable, str(RENDER), str(INSTANCE_YAML), str(tmp_path / "x.yaml")],
+                         env={**env, "JH_RUN_MAX_RETRIES": "two"}, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "JH_RUN_MAX_RETRIES" in bad.stderr and not (tmp_path / "x.yaml").exists()
