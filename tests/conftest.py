@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.docker",
     "tests.support.cran",
     "tests.support.pipeline",
+    "tests.support.quickstart",
 ]

@@ -5,7 +5,11 @@ into a directory's conftest.
 
 - ``docker_engine``: a ``docker.DockerClient``. When no engine answers, runs
   ``scripts/start-dockerd.sh`` (no bridge, no iptables) and stops that daemon by PID at session end;
-  an engine that was already running is left alone.
+  an engine that was already running is left alone. At session start it removes the local tags
+  of loopback registries that no longer answer (every test registry is gone after its session) and the
+  dangling images older than two hours (a session running beside this one keeps its stage images,
+  which are untagged), so repeated sessions do not fill the disk (doctor wants 20 GB free); a
+  session's own images stay until the next one starts.
 - ``registry``: ``"127.0.0.1:<port>"`` of a Debian ``docker-registry`` on a free loopback port
   (``scripts/start-registry.sh``), stopped by PID at session end.
 - ``foundation_image``: ``"jh-local/foundation:latest"``, built with ``scripts/build-local-base.sh``
@@ -27,22 +31,15 @@ import docker
 import pytest
 
 from jh_pipeline.processes import kill_pid, pid_alive
+from tests.support.common import HOST, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
 BASE_IMAGE = "jh-local/debian:bookworm"
 FOUNDATION_IMAGE = "jh-local/foundation:latest"
-HOST = "127.0.0.1"
 
 # Cold builds (debootstrap + foundation) take about a minute here; leave room for slow mirrors.
 BUILD_TIMEOUT = float(os.environ.get("JH_FOUNDATION_BUILD_TIMEOUT", "1800"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def engine_answers() -> bool:
@@ -84,6 +81,42 @@ def _pid_from(stdout: str) -> int | None:
     return int(lines[-1]) if lines and lines[-1].strip().isdigit() else None
 
 
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def remove_stale_test_images(client: docker.DockerClient) -> None:
+    """Untag images of loopback registries that are gone (and drop those only pulled from one, by
+    digest), then drop old dangling images."""
+    prefix = f"{HOST}:"
+    live: dict[int, bool] = {}
+
+    def gone(name: str) -> bool:
+        if not name.startswith(prefix):
+            return False
+        port = int(name[len(prefix):].split("/", 1)[0])
+        if port not in live:
+            live[port] = _answers(port)
+        return not live[port]
+
+    for image in client.images.list():
+        digests = image.attrs.get("RepoDigests") or []
+        # A tag at a time; an image with no tag left, pulled by digest from a gone registry, by id.
+        names = image.tags or ([image.id] if digests and all(gone(d) for d in digests) else [])
+        for name in names:
+            if name != image.id and not gone(name):
+                continue
+            try:
+                client.images.remove(name)
+            except docker.errors.APIError:  # still used by a container: the next session retries
+                pass
+    client.images.prune(filters={"dangling": True, "until": "2h"})
+
+
 @pytest.fixture(scope="session")
 def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[docker.DockerClient]:
     started: int | None = None
@@ -91,6 +124,8 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[docker.D
         state = tmp_path_factory.mktemp("dockerd")
         started = _pid_from(run_script("start-dockerd.sh", str(state), timeout=900))
     client = docker.from_env(timeout=900)
+    # Once per session, at its start (before doctor's disk check): what earlier sessions left.
+    remove_stale_test_images(client)
     try:
         yield client
     finally:

@@ -8,7 +8,6 @@ host URL (``http://127.0.0.1:<port>``); tests point the client at it with
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,14 +19,8 @@ from pathlib import Path
 
 import pytest
 
-HOST = "127.0.0.1"
+from tests.support.common import HOST, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> int:

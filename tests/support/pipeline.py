@@ -13,7 +13,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from tests.defs.e2e import E2E, SEMESTER, make_e2e, metadata, run_class
+from tests.defs.e2e import E2E, make_e2e, metadata, run_class
+from tests.support.common import SEMESTER
 
 DEMO_PACKAGES = ("attrs", "tabulate", "six")  # class list, class pip list, common list
 
