@@ -26,9 +26,11 @@ from tests.defs.conftest import copy_inputs
 from tests.support.common import HOST_CA
 
 STEPS = ("conda_env", "image", "release")
-# The shared lists of every e2e tree: a server plugin (nbgitpuller, for the hub test), a package
-# every class env gets too (six), git, pandoc and ps in the server image.
-E2E_COMMON: Mapping[str, str] = {"requirements.txt": "six\nnbgitpuller\n", "apt.txt": "git\npandoc\nprocps\n"}
+# The shared lists of every e2e tree: server plugins for the hub test (nbgitpuller; jupyter-server-proxy,
+# a server extension with a JupyterLab extension), a package every class env gets too (six), git,
+# pandoc and ps in the server image.
+E2E_COMMON: Mapping[str, str] = {"requirements.txt": "six\nnbgitpuller\njupyter-server-proxy\n",
+                                 "apt.txt": "git\npandoc\nprocps\n"}
 
 
 @dataclass

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.hub import hub, serve_git_repo  # noqa: F401  (fixtures used by the tests here)
-from tests.support.pipeline import DEMO_PACKAGES
+from tests.support.hub import ClassImage, hub, serve_git_repo  # noqa: F401  (hub, serve_git_repo: fixtures)
+from tests.support.pipeline import DEMO_DISPLAY_NAME, DEMO_PACKAGES
 
 
 @pytest.fixture(scope="session")
-def class_image_for_hub(demo_image: str) -> tuple[str, str, list[str]]:
-    """(image ref, class name, modules the class env must import); the image is in the local engine."""
-    return demo_image, "demo", list(DEMO_PACKAGES)
+def class_image_for_hub(demo_image: str) -> ClassImage:
+    return ClassImage(demo_image, "demo", DEMO_DISPLAY_NAME, DEMO_PACKAGES, ("xsqlite",))

@@ -1,21 +1,30 @@
 """The class image as students use it: spawned by a real JupyterHub (DockerSpawner, host network).
 
 A student's server is started through the hub's REST API; code runs in the default kernel over the
-kernel websocket through the proxy; an nbgitpuller link brings a lesson from a git repository on
-127.0.0.1 into the home directory, and the lesson notebook (metadata kernel `python3`) runs in the
-class env. The hub is the configured series and never warns about jupyterhub-singleuser's version.
+kernel websocket through the proxy; a JupyterLab terminal (terminado websocket) has the class env's
+python and pip; the lab page the browser gets loads every JupyterLab extension of the server env (a
+common-list plugin among them), the plugin's server extension answers, and a web app started in the
+terminal opens through it (jupyter-server-proxy's /proxy/<port>/); an nbgitpuller link brings
+a lesson from a git repository on 127.0.0.1 into the home directory, and the lesson notebook
+(metadata kernel `python3`) runs in the class env. The hub is the configured series and never warns
+about jupyterhub-singleuser's version.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
 
+from tests.defs.e2e import E2E_COMMON
+from tests.support.common import free_port
 from tests.support.hub import (
+    ClassImage,
     MISMATCH_WARNING,
     Hub,
     LessonRepo,
@@ -26,6 +35,9 @@ from tests.support.hub import (
 pytestmark = pytest.mark.docker
 
 STUDENT = "student1"
+SERVER_ENV = "/opt/jupyter"
+# jupyter-server-proxy of the e2e common list: a server extension plus this JupyterLab extension.
+COMMON_PLUGIN, COMMON_LAB_EXTENSION = "jupyter-server-proxy", "@jupyterhub/jupyter-server-proxy"
 
 
 @dataclass(frozen=True)
@@ -33,29 +45,29 @@ class ClassServer:
     hub: Hub
     user: str
     url: str
-    image: str
-    class_name: str
-    packages: list[str]
+    image: ClassImage
 
     @property
     def class_env(self) -> str:
-        return f"/opt/envs/{self.class_name}"
+        return self.image.class_env
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return self.image.packages
 
 
 @pytest.fixture(scope="module")
-def class_server(hub: Hub, class_image_for_hub: tuple[str, str, list[str]]) -> Iterator[ClassServer]:
-    image, class_name, packages = class_image_for_hub
-    url = hub.spawn(STUDENT, image)
+def class_server(hub: Hub, class_image_for_hub: ClassImage) -> Iterator[ClassServer]:
+    url = hub.spawn(STUDENT, class_image_for_hub.ref)
     try:
-        yield ClassServer(hub, STUDENT, url, image, class_name, packages)
+        yield ClassServer(hub, STUDENT, url, class_image_for_hub)
     finally:
         hub.stop_server(STUDENT)
 
 
 @pytest.fixture(scope="module")
-def lesson(serve_git_repo, class_image_for_hub: tuple[str, str, list[str]]) -> LessonRepo:  # type: ignore[no-untyped-def]
-    _, _, packages = class_image_for_hub
-    first_cell = f"import sys\nimport {packages[0]}\nprint(sys.prefix)\n"
+def lesson(serve_git_repo, class_image_for_hub: ClassImage) -> LessonRepo:  # type: ignore[no-untyped-def]
+    first_cell = f"import sys\nimport {class_image_for_hub.packages[0]}\nprint(sys.prefix)\n"
     files = {
         "lesson.ipynb": json.dumps(lesson_notebook(first_cell, kernel_name="python3"), indent=1),
         "data/README.md": "Course material handed out with nbgitpuller.\n",
@@ -76,7 +88,7 @@ def test_spawned_through_the_rest_api(class_server: ClassServer) -> None:
     assert model["servers"][""]["ready"] is True
     # Host network, no port bindings; the server answers on loopback only.
     (container,) = hub.containers(class_server.user)
-    assert container.image.tags and class_server.image in container.image.tags
+    assert container.image.tags and class_server.image.ref in container.image.tags
     host_config = container.attrs["HostConfig"]
     assert host_config["NetworkMode"] == "host"
     assert not host_config.get("PortBindings")
@@ -94,10 +106,83 @@ def test_default_kernel_is_the_class_env(class_server: ClassServer) -> None:
     python_kernels = sorted(name for name, spec in specs["kernelspecs"].items()
                             if spec["spec"]["language"].lower() == "python")
     assert python_kernels == ["python3"], python_kernels
+    # The launcher's tiles: the class's name on its kernel, and the kernels its settings add.
+    assert specs["kernelspecs"]["python3"]["spec"]["display_name"] == class_server.image.display_name
+    assert sorted(specs["kernelspecs"]) == sorted(["python3", *class_server.image.extra_kernels])
 
     imports = "".join(f"import {package}\n" for package in class_server.packages)
     out = hub.run_in_kernel(user, specs["default"], f"import sys\n{imports}print(sys.prefix)\n")
     assert out.strip() == class_server.class_env, out
+
+
+def test_terminal_has_the_class_env(class_server: ClassServer) -> None:
+    hub, user, env = class_server.hub, class_server.user, class_server.class_env
+    imports = ", ".join(["sys", *class_server.packages])
+    shown = hub.run_in_terminal(user, f"""printf 'python=%s\\n' "$(command -v python)"; """
+                                      f"""python -c "import {imports}; print('prefix=' + sys.prefix)"; pip --version""")
+    # The typed line is echoed too; these patterns only match what the commands printed.
+    assert re.search(rf"^python={re.escape(env)}/bin/python$", shown, re.MULTILINE), shown
+    assert re.search(rf"^prefix={re.escape(env)}$", shown, re.MULTILINE), shown
+    assert re.search(rf"^pip \S+ from {re.escape(env)}/", shown, re.MULTILINE), shown
+    assert hub.server_api(user, "GET", "terminals").json() == []  # deleted again
+
+
+def _server_env_lab_extensions(class_server: ClassServer) -> set[str]:
+    """The JupyterLab extensions installed in the image's server env (by their package.json)."""
+    (container,) = class_server.hub.containers(class_server.user)
+    root = f"{SERVER_ENV}/share/jupyter/labextensions"
+    code, out = container.exec_run(["find", root, "-mindepth", "2", "-maxdepth", "3", "-name", "package.json"])
+    assert code == 0, out
+    names = set()
+    for path in out.decode().split():
+        parts = path[len(root) + 1:].split("/")[:-1]
+        if len(parts) == 1 and not parts[0].startswith("@") or len(parts) == 2 and parts[0].startswith("@"):
+            names.add("/".join(parts))
+    return names
+
+
+def test_jupyterlab_loads_the_server_plugins(class_server: ClassServer) -> None:
+    hub, user = class_server.hub, class_server.user
+    assert COMMON_PLUGIN in E2E_COMMON["requirements.txt"].split()
+    installed = _server_env_lab_extensions(class_server)
+    assert COMMON_LAB_EXTENSION in installed, installed
+
+    browser = hub.login(user)
+    config = hub.lab_page_config(browser, user)
+    federated = {ext["name"]: ext for ext in config["federated_extensions"]}
+    assert installed <= set(federated), sorted(installed - set(federated))
+    disabled = [d for d in config.get("disabledExtensions", []) if d.split(":")[0] in installed]
+    assert disabled == [], disabled
+    # What the browser fetches next: each extension's remote entry, through the proxy.
+    for name in sorted(installed):
+        url = f"{hub.url}{config['fullLabextensionsUrl']}/{name}/{federated[name]['load']}"
+        resp = browser.get(url, timeout=60)
+        assert resp.status_code == 200 and "javascript" in resp.headers["Content-Type"], (url, resp.status_code)
+        assert len(resp.content) > 100, (url, resp.text)
+
+    # The plugin's server side answers what its JupyterLab extension asks for.
+    info = browser.get(f"{hub.url}{hub.server_path(user)}server-proxy/servers-info", timeout=60)
+    assert info.status_code == 200, (info.status_code, info.text[:500])
+    assert "server_processes" in info.json(), info.text[:500]
+
+
+def test_web_app_started_in_a_terminal_opens_through_server_proxy(class_server: ClassServer) -> None:
+    # What a course does with jupyter-server-proxy: start a web app, open /user/<name>/proxy/<port>/.
+    hub, user, port = class_server.hub, class_server.user, free_port()
+    shown = hub.run_in_terminal(user, f"mkdir -p ~/site && echo hello-from-{port} > ~/site/index.html && "
+                                      f"(python -m http.server {port} --bind 127.0.0.1 --directory ~/site "
+                                      f">/dev/null 2>&1 & printf 'pid=%s\\n' $!)")
+    pid = re.search(r"^pid=(\d+)$", shown, re.MULTILINE)
+    assert pid, shown
+    try:
+        browser = hub.login(user)
+        url = f"{hub.url}{hub.server_path(user)}proxy/{port}/index.html"
+        deadline = time.monotonic() + 30
+        while (resp := browser.get(url, timeout=30)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)  # the app may still be starting
+        assert resp.status_code == 200 and resp.text.strip() == f"hello-from-{port}", (resp.status_code, resp.text[:500])
+    finally:
+        hub.run_in_terminal(user, f"kill {pid.group(1)}")
 
 
 def test_nbgitpuller_link_brings_a_lesson_that_runs_in_the_class_env(

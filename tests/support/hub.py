@@ -8,7 +8,8 @@ or use the helpers directly:
   service), sqlite in a temporary directory and ``HostNetworkDockerSpawner``. Its config is
   scripts/hub/jupyterhub_config.py, fed through ``JH_HUB_*`` environment variables.
   ``spawn(user, image)`` starts a server through the REST API; ``api()``, ``get()``,
-  ``run_in_kernel()``, ``run_in_session()``, ``login()``, ``follow_nbgitpuller_link()``,
+  ``run_in_kernel()``, ``run_in_session()``, ``run_in_terminal()``, ``login()``,
+  ``lab_page_config()``, ``follow_nbgitpuller_link()``,
   ``log_text()``, ``hub_version``, ``singleuser_version()``.
   ``stop()`` ends the hub and the proxy by PID (SIGTERM, then SIGKILL) and force-removes every
   container this hub created (they carry the hub's label and name prefix).
@@ -414,6 +415,21 @@ class Hub:
         headers = {"Authorization": f"token {self.token(user)}"}
         return asyncio.run(_execute(url, headers, user, session_id, code, timeout))
 
+    # -- terminals -------------------------------------------------------------------------
+    def run_in_terminal(self, user: str, command: str, timeout: float = 60) -> str:
+        """Open a terminal as JupyterLab does (REST API + terminado websocket through the proxy), type
+        `command` and return what the terminal showed until it ended (colour codes removed).
+
+        Raises HubError when the command's exit status is not 0. The terminal is deleted afterwards.
+        """
+        name = self.server_api(user, "POST", "terminals").json()["name"]
+        url = f"ws://{HOST}:{self.port}{self.server_path(user)}terminals/websocket/{name}"
+        headers = {"Authorization": f"token {self.token(user)}"}
+        try:
+            return asyncio.run(_type_in_terminal(url, headers, command, timeout))
+        finally:
+            self.server_api(user, "DELETE", f"terminals/{name}")
+
     # -- browser and nbgitpuller -----------------------------------------------------------
     def login(self, user: str) -> requests.Session:
         """A browser-like session logged in to the hub (DummyAuthenticator form + cookies)."""
@@ -426,6 +442,17 @@ class Hub:
         if not any(c.name.startswith("jupyterhub-session") for c in session.cookies):
             raise HubError(f"login as {user} set no session cookie:\n{self.log_tail()}")
         return session
+
+    def lab_page_config(self, session: requests.Session, user: str) -> dict[str, Any]:
+        """JupyterLab's page config as the browser gets it: the ``jupyter-config-data`` JSON of
+        ``/user/<name>/lab`` (the extensions the page loads, their URLs, the disabled ones)."""
+        page = session.get(f"{self.url}{self.server_path(user)}lab", timeout=60)
+        found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                          page.text, re.DOTALL)
+        if page.status_code != 200 or found is None:
+            raise HubError(f"{page.url} ({page.status_code}) has no JupyterLab page config:\n{page.text[:2000]}")
+        config: dict[str, Any] = json.loads(found.group(1))
+        return config
 
     def follow_nbgitpuller_link(self, session: requests.Session, link: str,
                                 timeout: float = 180) -> GitPullResult:
@@ -514,6 +541,56 @@ async def _execute(url: str, headers: dict[str, str], user: str, session_id: str
     if errors:
         raise HubError("the cell raised:\n" + "\n".join(errors))
     return "".join(stdout)
+
+
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]")
+
+
+async def _type_in_terminal(url: str, headers: dict[str, str], command: str, timeout: float) -> str:
+    # The typed line is echoed back: `END-<id>-$?` only matches the pattern once the shell ran it.
+    marker = f"END-{uuid.uuid4().hex}-"
+    ended = re.compile(re.escape(marker) + r"(\d+)")
+    conn = await asyncio.wait_for(websocket_connect(HTTPRequest(url, headers=headers)), timeout)
+    shown: list[str] = []
+    try:
+        await conn.write_message(json.dumps(["set_size", 50, 250, 800, 1600]))  # no wrapped lines
+        await conn.write_message(json.dumps(["stdin", f"{command}; echo {marker}$?\r"]))
+        deadline = time.monotonic() + timeout
+        while True:
+            text = ANSI.sub("", "".join(shown)).replace("\r", "")
+            status = ended.search(text)
+            if status:
+                if status.group(1) != "0":
+                    raise HubError(f"terminal command exited with {status.group(1)}:\n{text[-3000:]}")
+                return text[:status.start()]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise HubError(f"terminal command not done within {timeout:.0f}s:\n{text[-3000:]}")
+            raw = await asyncio.wait_for(conn.read_message(), remaining)
+            if raw is None:
+                raise HubError(f"terminal websocket closed:\n{text[-3000:]}")
+            kind, *rest = json.loads(raw)
+            if kind == "stdout":
+                shown.append(rest[0])
+            elif kind == "disconnect":
+                raise HubError(f"the terminal's shell exited:\n{text[-3000:]}")
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class ClassImage:
+    """A class image for the hub to spawn, and what a student should find in it."""
+
+    ref: str  # in the local engine
+    class_name: str
+    display_name: str  # what the launcher calls the default kernel
+    packages: tuple[str, ...]  # modules the class env must import
+    extra_kernels: tuple[str, ...]  # registered next to python3 (e.g. xsqlite for sqlite: true)
+
+    @property
+    def class_env(self) -> str:
+        return f"/opt/envs/{self.class_name}"
 
 
 @dataclass(frozen=True)

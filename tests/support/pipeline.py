@@ -17,11 +17,12 @@ from tests.defs.e2e import E2E, make_e2e, metadata, run_class
 from tests.support.common import SEMESTER
 
 DEMO_PACKAGES = ("attrs", "tabulate", "six")  # class list, class pip list, common list
+DEMO_DISPLAY_NAME = "Demo class"  # the launcher's name of its default kernel
 
 
 def demo_class(budget: str | None = None) -> dict[str, str]:
     # sqlite: true adds the xeus-sqlite kernel (a setting is never silently ignored)
-    yaml = f'target: base\npython_version: "3.11"\nsemester: {SEMESTER}\ndisplay_name: "Demo class"\nsqlite: true\n'
+    yaml = f'target: base\npython_version: "3.11"\nsemester: {SEMESTER}\ndisplay_name: "{DEMO_DISPLAY_NAME}"\nsqlite: true\n'
     if budget:
         yaml += f"image_size_budget: {budget}\n"
     return {"class.yaml": yaml, "requirements.txt": "ipykernel\nattrs\n", "requirements.pip.txt": "tabulate==0.9.0\n"}
