@@ -1,8 +1,9 @@
 """Hermetic end to end of an R class (target r_lang) through Dagster: env -> image -> checks -> push -> release.
 
-R comes from the local conda channel's `r-base` stand-in (bin/R -> Debian's R), with Debian's
-`r-base-core` and `r-cran-irkernel` from the apt list; packages.R installs a real source package
-from a local CRAN-like repository (tests/support/cran.py) served on 127.0.0.1.
+The class is tests/support/pipeline.py's ``rdemo`` (its release is a session fixture the hub test
+spawns too): R comes from the local conda channel's `r-base` stand-in (bin/R -> Debian's R), with
+Debian's `r-base-core` and `r-cran-irkernel` from the apt list; packages.R installs a real source
+package from a local CRAN-like repository (tests/support/cran.py) served on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -19,64 +20,35 @@ import pytest
 
 from jh_pipeline.defs.context import PipelineContext
 from jh_pipeline.defs.keys import SERVER_ENV_KEY, SERVER_IMAGE_KEY
-from jh_pipeline.defs.resources import EndpointsResource
 from jh_pipeline.definitions import build_definitions
 from jh_pipeline.images.resource import DockerResource
 from jh_pipeline.images.smoke import SMOKE_SCRIPT
-from tests.defs.e2e import E2E, check, make_e2e, metadata, run_class
+from tests.defs.e2e import E2E, check, metadata, run_class
 from tests.support.common import SEMESTER
-from tests.images.canary import image_contains, write_canary_ca
-from tests.support.cran import LocalCran
+from tests.images.canary import image_contains
+from tests.support.pipeline import R_DEMO_DISPLAY_NAME
 
 pytestmark = pytest.mark.docker
 
-# Debian's R for the class env's r-base stand-in, in the class's apt list (the common one is the
-# server image's).
-R_APT = "r-base-core\nr-cran-irkernel\n"
-PACKAGES_R = """\
-# as the class files write it: the repos argument is replaced by the configured CRAN mirror
-install.packages(c("jhdemo"), dependencies=TRUE, repos='http://cran.rstudio.com/')
-"""
 BROKEN_PACKAGES_R = """\
 install.packages(c("jhdemo", "notOnCran"), dependencies=TRUE, repos='http://cran.rstudio.com/')
 """
 
 
-def _class(packages_r: str) -> dict[str, str]:
-    return {
-        "class.yaml": f'target: r_lang\npython_version: "3.11"\nsemester: {SEMESTER}\ndisplay_name: "Stats 101"\n',
-        "requirements.txt": "ipykernel\nr-base\nr-irkernel\n",
-        "packages.R": packages_r,
-        "apt.txt": R_APT,
-    }
-
-
 @pytest.fixture(scope="module")
-def canary(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
-    """The extra CA bundle of this module's builds: the host's bundle + a canary certificate."""
-    path = tmp_path_factory.mktemp("canary") / "extra-ca.crt"
-    return path, write_canary_ca(path)
+def e2e(r_demo_e2e: E2E) -> E2E:
+    return r_demo_e2e
 
 
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: str, foundation_image: str,
-        local_cran: LocalCran, canary: tuple[Path, bytes]) -> E2E:  # noqa: F811 (fixture)
-    e2e = make_e2e(tmp_path_factory.mktemp("r-e2e"), {"rdemo": _class(PACKAGES_R)},
-                   channel_url=local_channel.url, registry=registry, foundation_image=foundation_image,
-                   cran_repo=local_cran.url)
-    e2e.resources["endpoints"] = EndpointsResource(base_image=foundation_image, extra_ca_bundle=str(canary[0]),
-                                                   cran_repo=local_cran.url)
-    return e2e
-
-
-def test_r_class_builds_checks_pushes_and_releases(e2e: E2E, canary: tuple[Path, bytes]) -> None:
-    result = run_class(e2e, "rdemo")
+def test_r_class_builds_checks_pushes_and_releases(
+        e2e: E2E, r_demo_release: dg.ExecuteInProcessResult, r_demo_canary: tuple[Path, bytes]) -> None:
+    result, canary = r_demo_release, r_demo_canary
     assert result.success
     smoke = check(result, "smoke_tests")
     assert smoke.passed, smoke.metadata
     meta = {k: v.value for k, v in smoke.metadata.items()}
     assert {"ir_kernelspec", "r_notebook", "r_packages_load", "default_kernel", "notebook_executes"} <= set(meta)
-    assert "R (Stats 101)" in meta["ir_kernelspec"]
+    assert f"R ({R_DEMO_DISPLAY_NAME})" in meta["ir_kernelspec"]
     # packages.R's jhdemo and the conda list's r-base (R's `base`) were loaded with library().
     assert "jhdemo" in meta["r_packages_load"] and "base" in meta["r_packages_load"]
 

@@ -6,8 +6,9 @@ python and pip; the lab page the browser gets loads every JupyterLab extension o
 common-list plugin among them), the plugin's server extension answers, and a web app started in the
 terminal opens through it (jupyter-server-proxy's /proxy/<port>/); an nbgitpuller link brings
 a lesson from a git repository on 127.0.0.1 into the home directory, and the lesson notebook
-(metadata kernel `python3`) runs in the class env. The hub is the configured series and never warns
-about jupyterhub-singleuser's version.
+(metadata kernel `python3`) runs in the class env. An R class's server, on the same hub, has the R
+kernel named after the class, loading its packages.R library, and the class env's R in the
+terminal. The hub is the configured series and never warns about jupyterhub-singleuser's version.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tests.support.hub import (
 pytestmark = pytest.mark.docker
 
 STUDENT = "student1"
+R_STUDENT = "student2"  # of the R class, on the same hub
 SERVER_ENV = "/opt/jupyter"
 # jupyter-server-proxy of the e2e common list: a server extension plus this JupyterLab extension.
 COMMON_PLUGIN, COMMON_LAB_EXTENSION = "jupyter-server-proxy", "@jupyterhub/jupyter-server-proxy"
@@ -63,6 +65,15 @@ def class_server(hub: Hub, class_image_for_hub: ClassImage) -> Iterator[ClassSer
         yield ClassServer(hub, STUDENT, url, class_image_for_hub)
     finally:
         hub.stop_server(STUDENT)
+
+
+@pytest.fixture(scope="module")
+def r_class_server(hub: Hub, r_class_image_for_hub: ClassImage) -> Iterator[ClassServer]:
+    url = hub.spawn(R_STUDENT, r_class_image_for_hub.ref)
+    try:
+        yield ClassServer(hub, R_STUDENT, url, r_class_image_for_hub)
+    finally:
+        hub.stop_server(R_STUDENT)
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +222,34 @@ def test_nbgitpuller_link_brings_a_lesson_that_runs_in_the_class_env(
     out, session = hub.run_in_session(user, notebook, nb["cells"][0]["source"], kernel_name=kernel_name)
     assert session["kernel"]["name"] == "python3"
     assert out.strip() == class_server.class_env, out
+
+
+def test_r_class_kernel_and_terminal_are_the_class_env(r_class_server: ClassServer) -> None:
+    hub, user, image = r_class_server.hub, r_class_server.user, r_class_server.image
+    env = image.class_env
+    specs = hub.server_api(user, "GET", "kernelspecs").json()
+    assert specs["default"] == "python3", specs
+    assert sorted(specs["kernelspecs"]) == sorted(["python3", *image.extra_kernels]), specs
+    ir = specs["kernelspecs"]["ir"]["spec"]
+    assert ir["display_name"] == f"R ({image.display_name})", ir
+
+    # The terminal's R is the class env's, its library path starts at the class library.
+    shown = hub.run_in_terminal(user, """printf 'R=%s\\n' "$(command -v R)"; """
+                                      """Rscript -e 'cat(paste0("lib=", .libPaths()[1], "\\nhome=", R.home()), "\\n")'""")
+    assert re.search(rf"^R={re.escape(env)}/bin/R$", shown, re.MULTILINE), shown
+    assert re.search(rf"^lib={re.escape(env)}/lib/R/class-library$", shown, re.MULTILINE), shown
+    home = re.search(r"^home=(\S+)", shown, re.MULTILINE)
+    assert home, shown
+    # The kernel runs that same R (its home, not always under the env: the hermetic r-base
+    # stand-in's bin/R is Debian's) and loads packages.R's library from the class library.
+    assert ir["argv"][0] == f"{home.group(1)}/bin/R", (ir, shown)
+    libraries = ", ".join(f'"{name}"' for name in image.r_packages)
+    code = (f"cat(R.home(), '\\n')\n"
+            f"for (p in c({libraries})) {{ library(p, character.only = TRUE); cat(p, find.package(p), '\\n') }}\n"
+            f"cat(jh_hello('students'), '\\n')\n")
+    out = hub.run_in_kernel(user, "ir", code).splitlines()
+    assert out == [f"{home.group(1)} ", *(f"{name} {env}/lib/R/class-library/{name} " for name in image.r_packages),
+                   "hello from jhdemo, students "], out
 
 
 def test_hub_log_has_no_singleuser_version_warning(hub: Hub, class_server: ClassServer) -> None:

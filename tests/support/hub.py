@@ -587,6 +587,7 @@ class ClassImage:
     display_name: str  # what the launcher calls the default kernel
     packages: tuple[str, ...]  # modules the class env must import
     extra_kernels: tuple[str, ...]  # registered next to python3 (e.g. xsqlite for sqlite: true)
+    r_packages: tuple[str, ...] = ()  # R packages the `ir` kernel must load (an R class's packages.R)
 
     @property
     def class_env(self) -> str:
