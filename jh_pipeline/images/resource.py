@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -160,10 +161,12 @@ class DockerResource(dg.ConfigurableResource):
             return
         log(f"pulling {ref}")
         self.check_registry()
+        started = time.perf_counter()
         try:
             self.client().images.pull(ref)
         except (NotFound, APIError) as exc:
             raise BuildError(f"cannot pull {ref} (JH_REGISTRY, registry credentials): {exc}") from exc
+        log(f"pulled {ref} in {time.perf_counter() - started:.1f}s")
 
     def retag_and_push(self, source: str, targets: Iterable[str], log: Log) -> dict[str, str]:
         """Point each target ref at the image `source` (pulling it when not local) and push it."""
@@ -219,6 +222,7 @@ class DockerResource(dg.ConfigurableResource):
 
         def pull_first(candidates: list[str]) -> str | None:
             for tag in candidates:
+                started = time.perf_counter()
                 try:
                     client.images.pull(repository, tag=tag)
                 except (NotFound, ImageNotFound):
@@ -227,6 +231,7 @@ class DockerResource(dg.ConfigurableResource):
                     if exc.status_code == 404 or "not found" in str(exc).lower() or "unknown" in str(exc).lower():
                         continue
                     raise
+                log(f"build cache: pulled {repository}:{tag} in {time.perf_counter() - started:.1f}s")
                 return f"{repository}:{tag}"
             return None
 
