@@ -298,7 +298,8 @@ def check_mysql_roundtrip(plan):
         return result("mysql_roundtrip", False, "start-mysql.sh not on PATH (built without INSTALL_MYSQL=1?)")
     port = _free_port()
     env = {**os.environ, "MYSQL_PORT": str(port)}
-    proc = run([start], timeout=180, env=env)
+    # From a login shell, as a student's terminal starts it (/etc/profile's PATH, no /usr/sbin).
+    proc = run(["bash", "-lc", "start-mysql.sh"], timeout=180, env=env)
     try:
         if proc.returncode != 0:
             return result("mysql_roundtrip", False, f"start-mysql.sh: {(proc.stdout + proc.stderr)[-1500:]}")

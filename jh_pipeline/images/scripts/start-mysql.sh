@@ -14,6 +14,9 @@
 #   pymysql.connect(host="127.0.0.1", port=3306, user="root")   or   mariadb -u root
 # A ~/.my.cnf pointing the command-line clients at the socket is written when the user has none.
 set -euo pipefail
+# The server binaries live in /usr/sbin, which a non-root login shell's PATH (/etc/profile: what a
+# JupyterLab terminal starts) does not have.
+PATH="${PATH}:/usr/local/sbin:/usr/sbin:/sbin"
 
 dir="${JH_MYSQL_DIR:-${HOME}/.mysql}"
 port="${MYSQL_PORT:-3306}"
