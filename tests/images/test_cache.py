@@ -170,7 +170,10 @@ def test_cache_round_trip_and_no_build_ca_in_the_pushed_image(
         pruned = resource.prune_cache(cls, DOCKERFILE, lambda line: None)
         left = {t.tag for t in resource.cache_tags(cls)}
         assert "image-c-two" in left and "image" in left and "conda_env" in left
-        # c-one's conda_env is the same manifest as c-two's: it stays whatever the rule says.
-        assert "conda_env-c-one" in left and set(pruned) <= {"image-c-one", "base-c-one", "server-c-one"}
+        # c-one's conda_env is the same manifest as c-two's: it stays whatever the rule says. The
+        # stages on the foundation (server, and here class_core: SERVER_IMAGE is the foundation,
+        # and both open with the same steps) may have been shadowed as above, and so may be pruned.
+        assert "conda_env-c-one" in left
+        assert set(pruned) <= {"image-c-one", "base-c-one", "server-c-one", "class_core-c-one"}, pruned
     finally:
         _remove(docker_engine, made)
