@@ -4,26 +4,18 @@ Python client, and its blocking check starts the server in a container and round
 
 from __future__ import annotations
 
-from typing import Any
-
+import dagster as dg
 import docker
 import pytest
 
-from tests.defs.e2e import check, make_e2e, metadata, run_class
-from tests.support.common import SEMESTER
+from tests.defs.e2e import check, metadata
 from tests.support.docker import free_port
 
 pytestmark = pytest.mark.docker
 
 
-def test_mysql_class_builds_and_its_server_round_trips_a_row(
-    tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: str, foundation_image: str,
-) -> None:
-    class_yaml = f'target: base\npython_version: "3.11"\nsemester: {SEMESTER}\nmysql: true\n'
-    e2e = make_e2e(tmp_path_factory.mktemp("mysql-e2e"),
-                   {"sqldemo": {"class.yaml": class_yaml, "requirements.txt": "ipykernel\npymysql\n"}},
-                   channel_url=local_channel.url, registry=registry, foundation_image=foundation_image)
-    result = run_class(e2e, "sqldemo", ("conda_env", "image"))
+def test_mysql_class_builds_and_its_server_round_trips_a_row(sql_demo_build: dg.ExecuteInProcessResult) -> None:
+    result = sql_demo_build  # tests/support/pipeline.py (the hub test spawns its image too)
     assert result.success
     smoke = check(result, "smoke_tests")
     assert smoke.passed, smoke.metadata

@@ -8,7 +8,9 @@ terminal opens through it (jupyter-server-proxy's /proxy/<port>/); an nbgitpulle
 a lesson from a git repository on 127.0.0.1 into the home directory, and the lesson notebook
 (metadata kernel `python3`) runs in the class env. An R class's server, on the same hub, has the R
 kernel named after the class, loading its packages.R library, and the class env's R in the
-terminal. The hub is the configured series and never warns about jupyterhub-singleuser's version.
+terminal. A MySQL class's student starts MariaDB from a terminal (start-mysql.sh), writes a row
+from the default kernel with pymysql and reads it back with the terminal's client. The hub is the
+configured series and never warns about jupyterhub-singleuser's version.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.docker
 
 STUDENT = "student1"
 R_STUDENT = "student2"  # of the R class, on the same hub
+MYSQL_STUDENT = "student3"  # of the MySQL class
 SERVER_ENV = "/opt/jupyter"
 # jupyter-server-proxy of the e2e common list: a server extension plus this JupyterLab extension.
 COMMON_PLUGIN, COMMON_LAB_EXTENSION = "jupyter-server-proxy", "@jupyterhub/jupyter-server-proxy"
@@ -74,6 +77,15 @@ def r_class_server(hub: Hub, r_class_image_for_hub: ClassImage) -> Iterator[Clas
         yield ClassServer(hub, R_STUDENT, url, r_class_image_for_hub)
     finally:
         hub.stop_server(R_STUDENT)
+
+
+@pytest.fixture(scope="module")
+def mysql_class_server(hub: Hub, mysql_class_image_for_hub: ClassImage) -> Iterator[ClassServer]:
+    url = hub.spawn(MYSQL_STUDENT, mysql_class_image_for_hub.ref)
+    try:
+        yield ClassServer(hub, MYSQL_STUDENT, url, mysql_class_image_for_hub)
+    finally:
+        hub.stop_server(MYSQL_STUDENT)
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +262,31 @@ def test_r_class_kernel_and_terminal_are_the_class_env(r_class_server: ClassServ
     out = hub.run_in_kernel(user, "ir", code).splitlines()
     assert out == [f"{home.group(1)} ", *(f"{name} {env}/lib/R/class-library/{name} " for name in image.r_packages),
                    "hello from jhdemo, students "], out
+
+
+def test_mysql_class_student_starts_mariadb_in_a_terminal_and_uses_it_from_the_kernel(
+    mysql_class_server: ClassServer,
+) -> None:
+    hub, user = mysql_class_server.hub, mysql_class_server.user
+    port = free_port()  # host networking: the server shares the host's loopback
+    shown = hub.run_in_terminal(user, f"export MYSQL_PORT={port}; start-mysql.sh", timeout=180)
+    assert "MariaDB running (pid " in shown and f"127.0.0.1:{port}" in shown, shown
+    try:
+        code = (f"import pymysql\n"
+                f"db = pymysql.connect(host='127.0.0.1', port={port}, user='root', autocommit=True)\n"
+                f"cur = db.cursor()\n"
+                f"cur.execute('CREATE DATABASE course')\n"
+                f"cur.execute('CREATE TABLE course.grades (student VARCHAR(20), grade INT)')\n"
+                f"cur.execute(\"INSERT INTO course.grades VALUES ('{user}', 42)\")\n"
+                f"cur.execute('SELECT student, grade FROM course.grades')\n"
+                f"print(cur.fetchall())\n")
+        assert hub.run_in_kernel(user, "python3", code).strip() == f"(('{user}', 42),)"
+        # The terminal's client (the ~/.my.cnf start-mysql.sh wrote) sees the kernel's row.
+        shown = hub.run_in_terminal(user, "mariadb -N -B -e 'SELECT student, grade FROM course.grades'")
+        assert re.search(rf"^{user}\s+42$", shown, re.MULTILINE), shown
+    finally:
+        shown = hub.run_in_terminal(user, f"export MYSQL_PORT={port}; start-mysql.sh stop")
+    assert "MariaDB stopped" in shown, shown
 
 
 def test_hub_log_has_no_singleuser_version_warning(hub: Hub, class_server: ClassServer) -> None:

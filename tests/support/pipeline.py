@@ -4,7 +4,8 @@
 ``tiny`` whose 1 MB size budget no image meets); ``demo_release`` is the run that materialized the
 server env and image and ``demo``'s env, image and release. ``r_demo_e2e`` / ``r_demo_release`` do
 the same for the R class ``rdemo`` (target r_lang), built with a canary certificate as the extra CA
-bundle (``r_demo_canary``). The image end-to-end tests and the JupyterHub test read the same runs
+bundle (``r_demo_canary``). ``sql_demo_build`` builds and pushes the MySQL class ``sqldemo``.
+The image end-to-end tests and the JupyterHub test read the same runs
 instead of building the images again.
 """
 
@@ -45,12 +46,17 @@ def demo_release(demo_e2e: E2E) -> dg.ExecuteInProcessResult:
     return run_class(demo_e2e, "demo")
 
 
+def pushed_image(result: dg.ExecuteInProcessResult, class_key: str, test_file: str) -> str:
+    """The class image a session run pushed (by content tag); fails the tests that need it when
+    the run failed (`test_file` shows why)."""
+    if not result.success:
+        pytest.fail(f"the {class_key} class did not build and push: see {test_file}")
+    return str(metadata(result, f"{class_key}/image")["ref"])
+
+
 @pytest.fixture(scope="session")
 def demo_image(demo_release: dg.ExecuteInProcessResult) -> str:
-    """The released demo image (by content tag); fails the tests that need it when the release failed."""
-    if not demo_release.success:
-        pytest.fail("the demo class did not release: see tests/defs/test_image_e2e.py")
-    return str(metadata(demo_release, "demo/image")["ref"])
+    return pushed_image(demo_release, "demo", "tests/defs/test_image_e2e.py")
 
 
 # The R class: R from the local channel's `r-base` stand-in (bin/R -> Debian's R), with Debian's
@@ -99,7 +105,25 @@ def r_demo_release(r_demo_e2e: E2E) -> dg.ExecuteInProcessResult:
 
 @pytest.fixture(scope="session")
 def r_demo_image(r_demo_release: dg.ExecuteInProcessResult) -> str:
-    """The released rdemo image (by content tag); fails the tests that need it when the release failed."""
-    if not r_demo_release.success:
-        pytest.fail("the rdemo class did not release: see tests/defs/test_image_r_e2e.py")
-    return str(metadata(r_demo_release, "rdemo/image")["ref"])
+    return pushed_image(r_demo_release, "rdemo", "tests/defs/test_image_r_e2e.py")
+
+
+# The MySQL class (`mysql: true`): MariaDB from the OS packages, pymysql from the local channel.
+SQL_DEMO_CLASS = {
+    "class.yaml": f'target: base\npython_version: "3.11"\nsemester: {SEMESTER}\nmysql: true\n',
+    "requirements.txt": "ipykernel\npymysql\n",
+}
+
+
+@pytest.fixture(scope="session")
+def sql_demo_build(tmp_path_factory: pytest.TempPathFactory, local_channel: Any, registry: str,
+                   foundation_image: str) -> dg.ExecuteInProcessResult:
+    """The run that built, checked and pushed ``sqldemo``'s image (env and image steps)."""
+    e2e = make_e2e(tmp_path_factory.mktemp("mysql-e2e"), {"sqldemo": SQL_DEMO_CLASS},
+                   channel_url=local_channel.url, registry=registry, foundation_image=foundation_image)
+    return run_class(e2e, "sqldemo", ("conda_env", "image"))
+
+
+@pytest.fixture(scope="session")
+def sql_demo_image(sql_demo_build: dg.ExecuteInProcessResult) -> str:
+    return pushed_image(sql_demo_build, "sqldemo", "tests/defs/test_image_mysql_e2e.py")
