@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -229,21 +230,25 @@ def materialize_image(
     seconds = {"restore": restored - started, "build": time.perf_counter() - restored}
 
     started = time.perf_counter()
-    smoke = smoke_plan(ctx, spec)
-    results = run_smoke_checks(docker.client(), plan.ref, built.size, smoke)
-    if spec.config.target.uses_julia:
-        results += julia_container_checks(docker.client(), plan.ref, [p.name for p in spec.julia])
-    passed = all(r.passed for r in results)
-    for r in results:
-        (context.log.info if r.passed else context.log.error)(f"smoke {r.name}: {r.message}")
-    seconds["smoke"] = time.perf_counter() - started
-    started = time.perf_counter()
-    try:
-        pushed_digest = docker.push(plan.ref, context.log.info) if passed else ""
-        # The cache even of a failed image: its stages are what the fix rebuilds on.
-        docker.save_cache(spec.key, plan.tag, built, stages, context.log.info)
-    except (RuntimeError, RegistryUnreachable) as exc:
-        raise dg.Failure(description=f"{spec.key}: {exc}") from exc
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The build cache goes up while the checks run: cache tags are never releases, and the
+        # cache even of a failed image is what the fix rebuilds on. The image shares their layers,
+        # so its own push after the checks pass has little left to upload.
+        cache_saved = pool.submit(docker.save_cache, spec.key, plan.tag, built, stages, context.log.info)
+        smoke = smoke_plan(ctx, spec)
+        results = run_smoke_checks(docker.client(), plan.ref, built.size, smoke)
+        if spec.config.target.uses_julia:
+            results += julia_container_checks(docker.client(), plan.ref, [p.name for p in spec.julia])
+        passed = all(r.passed for r in results)
+        for r in results:
+            (context.log.info if r.passed else context.log.error)(f"smoke {r.name}: {r.message}")
+        seconds["smoke"] = time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            cache_saved.result()
+            pushed_digest = docker.push(plan.ref, context.log.info) if passed else ""
+        except (RuntimeError, RegistryUnreachable) as exc:
+            raise dg.Failure(description=f"{spec.key}: {exc}") from exc
     try:
         docker.prune_cache(spec.key, dockerfile, context.log.info)
     except Exception as exc:  # housekeeping: a registry that refuses deletes must not fail the build
