@@ -3,17 +3,19 @@ Dagster assets.
 
 For a base class and an r_lang class, each in two modes:
   warm   the engine keeps every layer between builds (a long-lived build machine);
-  fresh  before every build the engine loses every image this benchmark made (removed by tag; the
-         base image and whatever other users of the engine have stay; nothing is pruned); the
-         registry keeps everything: a CI runner with an empty engine and the registry-backed
+  fresh  before every build the engine loses every image but the base image (the foundation);
+         the registry keeps everything: a CI runner with an empty engine and the registry-backed
          build cache (jh_pipeline.images.cache).
+Both run on a private Docker engine of their own (its own socket and data root, started and
+stopped by PID, the foundation copied in), so no other image on the machine's engine shares
+layers with the builds measured.
 the times of: the cold build (a new class: its own layers new), a pip-only change, a
 packages.R-only change (r_lang), a conda change, and a no-op (the tag exists), as ratios to that
 class's cold build in that mode, and the docker build alone (cache restore + build; the smoke
 checks and pushes are the same fixed cost in every build). Then three classes pushed to an empty registry: bytes stored
 against the sum of their image sizes and against the largest image (layer sharing).
 
-Needs the hermetic stand-ins: starts dockerd when none runs, registries on free ports, the local
+Needs the hermetic stand-ins: starts dockerd when none runs (and the private one), registries on free ports, the local
 channel and a local CRAN-like repository; builds the local base and foundation images when missing.
 Usage: PYTHONPATH=. .venv/bin/python bench/bench_image.py [--no-sharing] [--modes warm,fresh] [--classes base,r_lang]
 Goals (fresh runner): pip-only and packages.R-only changes < 25% of cold, no-op < 2%; three
@@ -49,8 +51,6 @@ from tests.support.cran import build_repository
 REPO = Path(__file__).resolve().parents[1]
 FOUNDATION = "jh-local/foundation:latest"
 CA = "/etc/ssl/certs/ca-certificates.crt"
-# RFC 3339 UTC, as the engine writes image creation times: images created since are this run's.
-STARTED = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
 
 
 def script(name: str, *args: str, env: dict[str, str] | None = None) -> str:
@@ -122,26 +122,62 @@ class Bench:
         return elapsed, built, phases
 
 
-def forget_images(registry: str) -> int:
-    """A fresh runner: remove every image this benchmark made: those with a tag or a digest of its
-    registry (a cache image whose moving tag a later pull took away keeps its digest reference,
-    and its layers would make the next "fresh" pull cheap), then the untagged images left behind
-    by its builds (created since it started). Never anything else, never a prune."""
-    client = DockerResource().client()
-    mine = [ref for image in client.images.list() for ref in [*image.tags, *(image.attrs.get("RepoDigests") or [])]
-            if ref.startswith(f"{registry}/")]
-    for ref in mine:  # by reference: an image that is also another's parent only loses the name
+def forget_images(client: docker.DockerClient, keep: str = FOUNDATION) -> int:
+    """A fresh runner: remove every image of the (private) engine but `keep`, by reference (a cache
+    image whose moving tag a later pull took away keeps its digest reference), then the untagged
+    images left behind. Returns how many references went."""
+    kept = client.images.get(keep).id
+    refs = [ref for image in client.images.list(all=True) if image.id != kept
+            for ref in [*image.tags, *(image.attrs.get("RepoDigests") or [])]]
+    for ref in refs:
         try:
             client.images.remove(ref, force=True)
         except docker.errors.ImageNotFound:
             pass
-    for image in client.images.list(filters={"dangling": True}):
-        if image.attrs.get("Created", "") >= STARTED:
+    for image in client.images.list(all=True):
+        if image.id != kept:
             try:
                 client.images.remove(image.id, force=True)
             except (docker.errors.ImageNotFound, docker.errors.APIError):
-                pass  # a parent of one removed just before, or in use
-    return len(mine)
+                pass  # a parent of one removed just before
+    return len(refs)
+
+
+@dataclass
+class PrivateEngine:
+    """A second dockerd beside the machine's: its own socket, data root, pid file and exec root."""
+
+    state: Path
+    pid: int
+
+    @property
+    def socket(self) -> str:
+        return f"unix://{self.state}/docker.sock"
+
+    @classmethod
+    def start(cls, state: Path) -> PrivateEngine:
+        sock = f"unix://{state}/docker.sock"
+        pid = script("start-dockerd.sh", str(state), env={"DOCKERD_SOCKET": sock, "DOCKERD_DATA_ROOT": str(state / "data")})
+        return cls(state, int(pid))
+
+    def client(self) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.socket, timeout=600)
+
+    def stop(self) -> None:
+        """SIGTERM (it unmounts its layers and stops its containerd), SIGKILL after 30 s, then the files."""
+        containerd = self.state / "exec" / "containerd" / "containerd.pid"
+        containerd_pid = int(containerd.read_text()) if containerd.exists() else None
+        for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and Path(f"/proc/{self.pid}").exists():
+                time.sleep(0.2)
+        if containerd_pid and Path(f"/proc/{containerd_pid}").exists():
+            os.kill(containerd_pid, signal.SIGKILL)
+        shutil.rmtree(self.state, ignore_errors=True)
 
 
 R_CHANGE = 'install.packages(c("jhdemo", "jhextra"))\n'
@@ -160,7 +196,7 @@ def series(bench: Bench, registry: str, name: str, target: str, fresh: bool) -> 
     def build() -> tuple[float, float | None]:
         bench.materialize(registry, [f"{name}/conda_env"])  # the env step is not what is measured
         if fresh:
-            forget_images(registry)
+            forget_images(DockerResource().client())
         step, built, phases = bench.run(registry, [f"{name}/image"])
         shown = ", ".join(f"{k} {v:.1f}s" for k, v in phases.items())
         print(f"bench: {name} ({'fresh' if fresh else 'warm'}) step {step:.1f}s ({shown or 'nothing built'})", flush=True)
@@ -217,12 +253,17 @@ def main() -> None:
     script("build-local-base.sh")
     script("build-foundation.sh")
     work = Path(tempfile.mkdtemp(prefix="jh-bench-image-"))
+    machine = docker.from_env()
+    # On the machine's engine, before the builds move to the private one: only files come out.
+    cran_repo = build_repository(work / "cran", CRAN_PACKAGES, machine)
+    engine = PrivateEngine.start(Path(tempfile.mkdtemp(prefix="jh-bench-engine-", dir="/var/tmp")))
+    engine.client().images.load(b"".join(machine.images.get(FOUNDATION).save(named=FOUNDATION)))
+    os.environ["DOCKER_HOST"] = engine.socket  # every DockerResource client from here on
     port = free_port()
     pids = [int(script("start-registry.sh", str(work / "registry"), env={"PORT": str(port)}))]
     registry = f"127.0.0.1:{port}"
     channel = build_channel(work / "channel" / "jh-offline", cache=offline_cache_dir())
     url, stop = serve_channel(channel.path)
-    cran_repo = build_repository(work / "cran", CRAN_PACKAGES, DockerResource().client())
     cran_url, stop_cran = serve_directory(cran_repo)
     bench = Bench(work, url, cran_url)
     try:
@@ -263,8 +304,7 @@ def main() -> None:
     finally:
         stop()
         stop_cran()
-        for reg in (registry, *([registry2] if "registry2" in locals() else [])):
-            forget_images(reg)
+        engine.stop()
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         if dockerd_pid:

@@ -5,6 +5,9 @@
 #   STATE_DIR (default $JH_DOCKERD_STATE_DIR or /var/tmp/jh-dockerd) receives dockerd.log and dockerd.pid.
 #   DOCKERD_DATA_ROOT  (default /var/lib/docker) where images live; kept so later sessions reuse them.
 #   DOCKERD_TIMEOUT    seconds to wait for `docker info` (default 60).
+#   DOCKERD_SOCKET     (default unix:///var/run/docker.sock) where it listens. Any other socket is a
+#                      private engine beside the machine's (bench/bench_image.py's empty runner): its
+#                      pid file and exec root then live in STATE_DIR too.
 # Stdout: the PID of the dockerd this call started, or nothing when an engine already answered
 # (so a caller knows whether it owns the daemon and must stop it).
 #
@@ -15,12 +18,13 @@ set -euo pipefail
 STATE_DIR=${1:-${JH_DOCKERD_STATE_DIR:-/var/tmp/jh-dockerd}}
 DATA_ROOT=${DOCKERD_DATA_ROOT:-/var/lib/docker}
 TIMEOUT=${DOCKERD_TIMEOUT:-60}
-SOCK=unix:///var/run/docker.sock
+DEFAULT_SOCK=unix:///var/run/docker.sock
+SOCK=${DOCKERD_SOCKET:-$DEFAULT_SOCK}
 
 log() { echo "start-dockerd: $*" >&2; }
 
 # Idempotent: an engine that already answers (ours from an earlier call, or the machine's) is reused.
-if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+if command -v docker >/dev/null 2>&1 && docker -H "$SOCK" info >/dev/null 2>&1; then
     log "a Docker engine already answers; nothing to do"
     exit 0
 fi
@@ -38,13 +42,20 @@ mkdir -p "$STATE_DIR"
 PIDFILE="$STATE_DIR/dockerd.pid"
 LOGFILE="$STATE_DIR/dockerd.log"
 
+PRIVATE=()
+DAEMON_PIDFILE=/var/run/docker.pid
+if [[ "$SOCK" != "$DEFAULT_SOCK" ]]; then
+    DAEMON_PIDFILE="$STATE_DIR/docker.pid"
+    PRIVATE=(--pidfile "$DAEMON_PIDFILE" --exec-root "$STATE_DIR/exec")
+fi
 # A pidfile from a dead daemon would make dockerd refuse to start.
-rm -f /var/run/docker.pid
+rm -f "$DAEMON_PIDFILE"
 
 # setsid: the daemon must outlive this script and not get the caller's Ctrl-C.
 setsid dockerd \
     --host "$SOCK" \
     --data-root "$DATA_ROOT" \
+    "${PRIVATE[@]}" \
     --bridge=none --iptables=false --ip-masq=false \
     >"$LOGFILE" 2>&1 </dev/null &
 PID=$!
