@@ -6,17 +6,18 @@ For a base class and an r_lang class, each in two modes:
   fresh  before every build the engine loses every image but the base image (the foundation);
          the registry keeps everything: a CI runner with an empty engine and the registry-backed
          build cache (jh_pipeline.images.cache).
-Both run on a private Docker engine of their own (its own socket and data root, started and
-stopped by PID, the foundation copied in), so no other image on the machine's engine shares
-layers with the builds measured.
-the times of: the cold build (a new class: its own layers new), a pip-only change, a
+Both modes run on a private Docker engine (its own socket and data root, started and stopped by
+PID, the foundation copied in), so no image on the machine's engine lends its layers to a build.
+It prints the times of: the cold build (a new class: its own layers new), a pip-only change, a
 packages.R-only change (r_lang), a conda change, and a no-op (the tag exists), as ratios to that
 class's cold build in that mode, and the docker build alone (cache restore + build; the smoke
-checks and pushes are the same fixed cost in every build). Then three classes pushed to an empty registry: bytes stored
-against the sum of their image sizes and against the largest image (layer sharing).
+checks and pushes are the same fixed cost in every build). Then three classes pushed to an empty
+registry: bytes stored against the sum of their image sizes and against the largest image (layer
+sharing).
 
-Needs the hermetic stand-ins: starts dockerd when none runs (and the private one), registries on free ports, the local
-channel and a local CRAN-like repository; builds the local base and foundation images when missing.
+Needs the hermetic stand-ins: starts dockerd when none runs (and the private one), registries on
+free ports, the local channel and a local CRAN-like repository; builds the local base and
+foundation images when missing.
 Usage: PYTHONPATH=. .venv/bin/python bench/bench_image.py [--no-sharing] [--modes warm,fresh] [--classes base,r_lang]
 Goals (fresh runner): pip-only and packages.R-only changes < 25% of cold, no-op < 2%; three
 classes < 1.5x the largest image.
