@@ -178,6 +178,10 @@ class PrivateEngine:
                 time.sleep(0.2)
         if containerd_pid and Path(f"/proc/{containerd_pid}").exists():
             os.kill(containerd_pid, signal.SIGKILL)
+        # The daemon leaves its default network namespace bind-mounted in its exec root.
+        netns = self.state / "exec" / "netns" / "default"
+        if netns.exists():
+            subprocess.run(["umount", str(netns)], check=False)
         shutil.rmtree(self.state, ignore_errors=True)
 
 
