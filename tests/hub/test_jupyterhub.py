@@ -61,31 +61,28 @@ class ClassServer:
         return self.image.packages
 
 
+def _served(hub: Hub, user: str, image: ClassImage) -> Iterator[ClassServer]:
+    """`user`'s server of `image`, spawned through the hub and stopped after the module."""
+    url = hub.spawn(user, image.ref)
+    try:
+        yield ClassServer(hub, user, url, image)
+    finally:
+        hub.stop_server(user)
+
+
 @pytest.fixture(scope="module")
 def class_server(hub: Hub, class_image_for_hub: ClassImage) -> Iterator[ClassServer]:
-    url = hub.spawn(STUDENT, class_image_for_hub.ref)
-    try:
-        yield ClassServer(hub, STUDENT, url, class_image_for_hub)
-    finally:
-        hub.stop_server(STUDENT)
+    yield from _served(hub, STUDENT, class_image_for_hub)
 
 
 @pytest.fixture(scope="module")
 def r_class_server(hub: Hub, r_class_image_for_hub: ClassImage) -> Iterator[ClassServer]:
-    url = hub.spawn(R_STUDENT, r_class_image_for_hub.ref)
-    try:
-        yield ClassServer(hub, R_STUDENT, url, r_class_image_for_hub)
-    finally:
-        hub.stop_server(R_STUDENT)
+    yield from _served(hub, R_STUDENT, r_class_image_for_hub)
 
 
 @pytest.fixture(scope="module")
 def mysql_class_server(hub: Hub, mysql_class_image_for_hub: ClassImage) -> Iterator[ClassServer]:
-    url = hub.spawn(MYSQL_STUDENT, mysql_class_image_for_hub.ref)
-    try:
-        yield ClassServer(hub, MYSQL_STUDENT, url, mysql_class_image_for_hub)
-    finally:
-        hub.stop_server(MYSQL_STUDENT)
+    yield from _served(hub, MYSQL_STUDENT, mysql_class_image_for_hub)
 
 
 @pytest.fixture(scope="module")
